@@ -1,0 +1,120 @@
+"""Training: seeded, clipped, early-stopped at a target exact match, with a history.
+
+    history = train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, TrainConfig())
+    metrics = evaluate(model, pairs, src_vocab, tgt_vocab)   # exact match, token accuracy
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import Batch, make_batch
+from .device import resolve_device, seed_everything
+from .metrics import exact_match, token_accuracy
+from .vocab import EOS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 128             # large batches: few well-vectorised steps, the CPU's sweet spot
+    lr: float = 3e-3                  # Adam; small character models tolerate a high rate
+    clip: float = 1.0                 # gradient-norm clipping: RNN gradients can explode
+    max_steps: int = 3000
+    max_seconds: float | None = None  # wall-clock budget, for side-by-side comparisons
+    eval_every: int = 50              # steps between held-out evaluations
+    target: float | None = 0.99       # stop once held-out exact match reaches this
+    seed: int = 0
+    progress: bool = True             # a tqdm bar (notebook-aware)
+
+
+@dataclass
+class History:
+    """One record per evaluation: step, seconds, loss (mean since last eval), exact, token_acc."""
+
+    records: list = field(default_factory=list)
+    reached_target: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return self.records[-1]["seconds"] if self.records else 0.0
+
+    @property
+    def exact(self) -> float:
+        return self.records[-1]["exact"] if self.records else 0.0
+
+    def column(self, name: str) -> list:
+        return [r[name] for r in self.records]
+
+
+def _rows(batch: Batch, index: torch.Tensor) -> Batch:
+    """Rows `index` of a big padded batch, trimmed to their longest source and target."""
+    src_len = batch.src_len[index]
+    tgt_mask = batch.tgt_mask[index]
+    S, T = int(src_len.max()), int(tgt_mask.sum(1).max())
+    return Batch(batch.src[index, :S], src_len, batch.src_mask[index, :S],
+                 batch.tgt_in[index, :T], batch.tgt_out[index, :T], tgt_mask[:, :T])
+
+
+def strip_eos(ids: list[int]) -> list[int]:
+    return ids[: ids.index(EOS)] if EOS in ids else ids
+
+
+@torch.no_grad()
+def predict(model, batch: Batch, max_len: int | None = None, beam_size: int = 1):
+    """Decode a batch: -> (list of predicted id lists without EOS, Decoded)."""
+    model.eval()
+    max_len = max_len or batch.tgt_out.shape[1] + 2
+    out = model.beam_search(batch.src, batch.src_len, beam_size=beam_size, max_len=max_len)
+    return [strip_eos(row) for row in out.tokens.tolist()], out
+
+
+def evaluate(model, pairs, src_vocab, tgt_vocab, device=None, batch_size: int = 1000) -> dict:
+    """Greedy decoding on pairs: -> {'exact': ..., 'token_acc': ...}."""
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    preds, refs = [], []
+    for start in range(0, len(pairs), batch_size):
+        batch = make_batch(pairs[start:start + batch_size], src_vocab, tgt_vocab).to(device)
+        p, _ = predict(model, batch)
+        preds += p
+        refs += [strip_eos(row) for row in (batch.tgt_out.masked_fill(~batch.tgt_mask, 0)).tolist()]
+    refs = [[t for t in r if t != 0] for r in refs]
+    return {"exact": exact_match(preds, refs), "token_acc": token_accuracy(preds, refs)}
+
+
+def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainConfig = TrainConfig(), device=None) -> History:
+    """Adam with gradient clipping on random batches; evaluates every `eval_every` steps."""
+    from tqdm.auto import tqdm
+
+    device = resolve_device(device)
+    generator = seed_everything(config.seed)
+    model.to(device).train()
+    full = make_batch(train_pairs, src_vocab, tgt_vocab).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history, losses, start = History(), [], time.perf_counter()
+    bar = tqdm(range(1, config.max_steps + 1), disable=not config.progress, leave=False, desc="training")
+    for step in bar:
+        index = torch.randint(len(train_pairs), (config.batch_size,), generator=generator).to(device)
+        loss = model.loss(_rows(full, index))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        losses.append(loss.item())
+        out_of_time = config.max_seconds is not None and time.perf_counter() - start >= config.max_seconds
+        if step % config.eval_every == 0 or step == config.max_steps or out_of_time:
+            metrics = evaluate(model, eval_pairs, src_vocab, tgt_vocab)
+            model.train()
+            history.records.append({"step": step, "seconds": time.perf_counter() - start,
+                                    "loss": sum(losses) / len(losses), **metrics})
+            losses = []
+            bar.set_postfix(loss=f"{history.records[-1]['loss']:.3f}", exact=f"{metrics['exact']:.3f}")
+            if config.target is not None and metrics["exact"] >= config.target:
+                history.reached_target = True
+                break
+            if out_of_time:
+                break
+    bar.close()
+    model.eval()
+    return history
