@@ -1,0 +1,39 @@
+# One command per job. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch is pinned: on the course machines this is a local CPU wheel, unpinned pulls a CUDA build.
+TORCH  := torch==2.13.0
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup lab test test-fast release grade bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH) -e ".[course,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)                       ## create .venv and install everything
+
+lab: setup                            ## open the course in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup                           ## every test: attnlib, notebooks (nbval), grading, browser
+	$(BIN)/python -m pytest tests -q
+
+test-fast: setup                      ## attnlib's unit tests only
+	$(BIN)/python -m pytest tests -q -m "not slow"
+
+release: setup                        ## regenerate notebooks/ from solutions/ with nbgrader
+	$(BIN)/python -m grading.release
+
+grade: setup                          ## grade SUBMISSIONS=path/<student>/<assignment>/*.ipynb
+	$(BIN)/python -m grading grade "$(SUBMISSIONS)"
+
+bench: setup                          ## benchmarks: bench/results.md and bench/results.json
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache
