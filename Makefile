@@ -27,7 +27,7 @@ test-fast: setup                      ## attnlib's unit tests only
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 release: setup                        ## regenerate notebooks/ from solutions/ with nbgrader
-	$(BIN)/python -m grading.release
+	$(BIN)/python tools/release.py
 
 grade: setup                          ## grade SUBMISSIONS=path/<student>/<assignment>/*.ipynb
 	$(BIN)/python -m grading grade "$(SUBMISSIONS)"

@@ -4,10 +4,15 @@
     check(dot_score)                    # prints PASS, or what is wrong and a hint
     dot_score = implemented(dot_score)  # yours if it passes, else attnlib's, said visibly
 
-Exercises are registered per stage (stage*.py); `REGISTRY` maps each
-function name to its `Exercise` (reference, inputs, edge cases, mistakes).
+Exercises are registered per stage, one module each (stage<N>_*.py, all
+imported here); `REGISTRY` maps each function name to its `Exercise`.
 """
-from . import stage2_scores  # noqa: F401  (registers the exercises)
+import importlib
+import pkgutil
+
 from .core import REGISTRY, Exercise, Mistake, Result, check, compare, implemented, register, results, run_case
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("stage")):
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["REGISTRY", "Exercise", "Mistake", "Result", "check", "compare", "implemented", "register", "results", "run_case"]

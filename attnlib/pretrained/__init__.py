@@ -1,0 +1,26 @@
+"""Small checkpoints shipped with the course, for notebooks whose training would take too long.
+
+Each `<name>.pt` has a `<name>.pt.sha256` beside it; `load(name)` verifies it and
+loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def path(name: str) -> Path:
+    """The file of a shipped checkpoint, e.g. path("dates_dot") -> .../dates_dot.pt."""
+    p = HERE / f"{name}.pt"
+    if not p.is_file():
+        known = sorted(f.stem for f in HERE.glob("*.pt"))
+        raise FileNotFoundError(f"no shipped checkpoint {name!r} in {HERE}; known: {known}")
+    return p
+
+
+def load(name: str, sha256: str | None = None, device=None):
+    """-> (model, src_vocab, tgt_vocab, extra), sha256-checked."""
+    from ..checkpoints import load_checkpoint
+
+    return load_checkpoint(path(name), sha256=sha256, device=device)
