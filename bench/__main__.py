@@ -1,0 +1,145 @@
+"""python -m bench [--quick] [--only NAME ...] [--out DIR]
+
+Runs the benchmarks, writes results.md, results.json and scaling.png, and
+exits 1 when a floor is missed (2 when a benchmark crashed). A full run writes
+into bench/; --quick or --only write into bench/results/tmp/ unless --out says
+otherwise, so that the committed results are only replaced by a full run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import torch
+
+from . import kernels, notebooks, report, training
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+BENCHMARKS = {
+    "additive": kernels.bench_additive,
+    "luong": kernels.bench_luong,
+    "step": training.bench_step,
+    "time_to_99": training.bench_time_to_target,
+    "decode": training.bench_decode,
+    "notebooks": notebooks.bench_notebooks,
+    "scaling": kernels.bench_scaling,
+}
+ON_CUDA = {"additive", "luong", "step", "time_to_99", "decode", "scaling"}  # notebooks pick their own device
+
+
+@dataclass(frozen=True)
+class Sizes:
+    B: int = 64
+    T: int = 30
+    H: int = 128
+    A: int = 128
+    additive_S: tuple = (30, 100, 300)
+    scaling_S: tuple = (30, 100, 300, 1000)
+    luong_S: int = 100
+    luong_reps: int = 31
+    step_batches: tuple = (32, 128)
+    step_reps: int = 11
+    decode_reps: int = 3
+    emb: int = 32
+    hidden: int = 128
+    n_train: int = 20000
+    n_test: int = 1000
+    variants: tuple = ("none", "dot", "general", "bahdanau")
+    cap_factor: float = 5.0
+    cap_min: float = 20.0
+    cap_max: float = 600.0
+    baseline_eval_every: int = 100
+
+    def reps_for(self, S: int) -> int:
+        return 5 if S >= 300 else 9
+
+
+QUICK = Sizes(B=3, T=4, H=8, A=8, additive_S=(5, 7), scaling_S=(5, 7, 9), luong_S=6, luong_reps=2,
+              step_batches=(4,), step_reps=2, decode_reps=1, emb=8, hidden=16, n_train=200, n_test=20,
+              variants=("none", "dot", "general", "bahdanau"), cap_min=0.5, cap_max=1.0, baseline_eval_every=2)
+
+
+@dataclass
+class Context:
+    sizes: Sizes
+    quick: bool
+    cache: dict = field(default_factory=dict)
+    scaling: dict = field(default_factory=dict)
+
+
+def devices() -> list:
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def run(names, quick: bool, out_dir: str, log=print) -> tuple[list, int]:
+    torch.set_num_threads(2)
+    ctx = Context(QUICK if quick else Sizes(), quick)
+    rows, notes, crashed = [], [], []
+    for name in names:
+        by_device = {}
+        for device in devices() if name in ON_CUDA else ["cpu"]:
+            start = time.perf_counter()
+            log(f"[bench] {name} on {device} ...")
+            try:
+                by_device[device] = BENCHMARKS[name](ctx, device)
+            except Exception:
+                crashed.append(f"{name} on {device}")
+                notes.append(f"benchmark {name} on {device} crashed:\n{traceback.format_exc()}")
+                log(traceback.format_exc())
+                continue
+            log(f"[bench] {name} on {device}: {time.perf_counter() - start:.1f} s")
+        cpu_rows = by_device.get("cpu", [])
+        for r in by_device.get("cuda", []):  # fold the CUDA numbers into the CPU row's CUDA column
+            match = next((c for c in cpu_rows if c.id == r.id), None)
+            if match is not None:
+                match.cuda = f"{r.attnlib} vs {r.baseline} ({r.ratio_str()})"
+        if name not in ON_CUDA:
+            for r in cpu_rows:
+                r.cuda = "n/a"
+        rows += cpu_rows
+    for r in rows:
+        r.judge(quick)
+    failed = [r.id for r in rows if r.passed is False]
+    cuda = (f"measured on {torch.cuda.get_device_name(0)} (CUDA column)" if torch.cuda.is_available()
+            else "not measured, no GPU in this run")
+    meta = {
+        "command": "python -m bench" + (" --quick" if quick else "") + ("" if names == list(BENCHMARKS) else
+                                                                       " --only " + " ".join(names)),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+                   f"Python {platform.python_version()}, float32",
+        "summary": (f"{sum(r.passed is True for r in rows)} floors passed, {len(failed)} missed"
+                    + (f" ({', '.join(failed)})" if failed else "") + (f"; crashed: {', '.join(crashed)}" if crashed else "")
+                    + "."),
+        "cuda": cuda, "quick": quick, "benchmarks": names, "sizes": ctx.sizes.__dict__, "failed": failed,
+        "crashed": crashed, "notes": notes,
+    }
+    paths = report.write(out_dir, meta, rows, ctx.scaling)
+    log(f"[bench] wrote {', '.join(paths)}")
+    log(meta["summary"])
+    return rows, (2 if crashed else 1 if failed else 0)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[2])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds (tests); speed floors not judged")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
+                        help=f"run only these: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--out", help="output folder (default: bench/ for a full run, else bench/results/tmp/)")
+    args = parser.parse_args(argv)
+    names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
+    full = not args.quick and not args.only
+    out_dir = args.out or (HERE if full else os.path.join(HERE, "results", "tmp"))
+    _, code = run(names, args.quick, out_dir)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Benchmarks 1, 2 and 7: the score functions alone, forward + backward.
+
+Each candidate computes the same thing from the same inputs; we time
+forward + backward (a random upstream gradient, so no term vanishes), measure
+peak memory, and compare outputs and gradients.
+"""
+from __future__ import annotations
+
+import torch
+
+from attnlib.attention import context_vector, masked_softmax
+from attnlib.scores import additive_score, concat_score, dot_score, general_score
+
+from . import baselines
+from .measure import interleaved_times, median, peak_bytes
+from .rows import MB, Row, ms
+
+
+def _leaf(shape, generator, device, scale=1.0):
+    return (torch.randn(*shape, generator=generator) * scale).to(device).requires_grad_()
+
+
+def score_inputs(B, T, S, H, A, device, seed=0):
+    """Random query/keys/weights for every score; W scaled like Xavier so tanh does not saturate."""
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "query": _leaf((B, T, H), g, device), "keys": _leaf((B, S, H), g, device),
+        "W": _leaf((H, H), g, device, H ** -0.5), "W_q": _leaf((A, H), g, device, H ** -0.5),
+        "W_k": _leaf((A, H), g, device, H ** -0.5), "W_cat": _leaf((A, 2 * H), g, device, (2 * H) ** -0.5),
+        "v": _leaf((A,), g, device, A ** -0.5), "grad": torch.randn(B, T, S, generator=g).to(device),
+    }
+
+
+SCORE_FNS = {
+    "dot": lambda x: dot_score(x["query"], x["keys"]),
+    "general": lambda x: general_score(x["query"], x["keys"], x["W"]),
+    "concat": lambda x: concat_score(x["query"], x["keys"], x["W_cat"], x["v"]),
+    "additive": lambda x: additive_score(x["query"], x["keys"], x["W_q"], x["W_k"], x["v"]),
+    "additive (broadcast baseline)": lambda x: baselines.broadcast_additive_score(
+        x["query"], x["keys"], x["W_q"], x["W_k"], x["v"]),
+}
+GRAD_NAMES = {"dot": ("query", "keys"), "general": ("query", "keys", "W"), "concat": ("query", "keys", "W_cat", "v"),
+              "additive": ("query", "keys", "W_q", "W_k", "v")}
+GRAD_NAMES["additive (broadcast baseline)"] = GRAD_NAMES["additive"]
+
+
+def fwd_bwd(fn, x, grad_key="grad"):
+    """A closure: out = fn(x); backward with x[grad_key]; -> (out, {name: grad})."""
+    def run():
+        for t in x.values():
+            if t.requires_grad:
+                t.grad = None
+        out = fn(x)
+        out.backward(x[grad_key])
+        return out
+    return run
+
+
+def grads(x, names):
+    return {n: x[n].grad.detach().clone() for n in names}
+
+
+def max_diffs(out_a, out_b, grads_a, grads_b):
+    """(max |a - b| on outputs, max over gradients of max |a - b| / max |b|)."""
+    abs_out = float((out_a - out_b).abs().max())
+    rel = max(float((grads_a[n] - grads_b[n]).abs().max() / grads_b[n].abs().max().clamp(min=1e-30)) for n in grads_a)
+    return abs_out, rel
+
+
+def measure_scores(names, B, T, S, H, A, device, reps):
+    """Time (s, median), peak memory (bytes), output and grads for each score name on one input set."""
+    x = score_inputs(B, T, S, H, A, device)
+    runs = {n: fwd_bwd(SCORE_FNS[n], x) for n in names}
+    times = interleaved_times(runs, device, reps=reps)
+    out = {}
+    for n in names:
+        result = runs[n]().detach()
+        out[n] = {"seconds": median(times[n]), "times": times[n], "peak_bytes": peak_bytes(runs[n], device),
+                  "out": result, "grads": grads(x, GRAD_NAMES[n])}
+    return out
+
+
+def bench_additive(ctx, device):
+    """1. attnlib.scores.additive_score vs d2l's broadcast, over every teacher-forced step."""
+    p = ctx.sizes
+    rows = []
+    names = ["additive", "additive (broadcast baseline)"]
+    for S in p.additive_S:
+        m = measure_scores(names, p.B, p.T, S, p.H, p.A, device, p.reps_for(S))
+        ctx.cache[("scaling", device, S)] = {k: v for k, v in m.items()}
+        a, b = m[names[0]], m[names[1]]
+        floored = S == max(p.additive_S)
+        tag = f"B={p.B} T={p.T} S={S} H=A={p.H}"
+        rows.append(Row(f"additive/time/S={S}", f"1. additive score fwd+bwd time, {tag}",
+                        ms(a["seconds"]), ms(b["seconds"]), b["seconds"] / a["seconds"],
+                        floor_min=2.0 if floored else None, speed=True,
+                        values={"attnlib_s": a["times"], "baseline_s": b["times"]}))
+        rows.append(Row(f"additive/memory/S={S}", f"1. additive score fwd+bwd peak memory, {tag}",
+                        MB(a["peak_bytes"]), MB(b["peak_bytes"]), b["peak_bytes"] / max(a["peak_bytes"], 1),
+                        floor_min=4.0 if floored else None, speed=True,
+                        values={"attnlib_bytes": a["peak_bytes"], "baseline_bytes": b["peak_bytes"]}))
+        d_out, d_grad = max_diffs(a["out"], b["out"], a["grads"], b["grads"])
+        rows.append(Row(f"additive/equal/S={S}", f"1. additive score = broadcast (max abs diff of scores; grads rel.), {tag}",
+                        f"{d_out:.1e}", f"grads {d_grad:.1e}", None, floor_text="scores < 1e-5, grads rel. < 1e-4",
+                        passed=d_out < 1e-5 and d_grad < 1e-4, values={"max_abs_diff": d_out, "grad_rel_diff": d_grad}))
+    return rows
+
+
+def luong_inputs(B, T, S, H, device, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(max(1, S // 2), S + 1, (B,), generator=g)
+    lengths[0] = S  # at least one row uses the whole width
+    mask = (torch.arange(S)[None, :] < lengths[:, None]).to(device)  # (B, S)
+    return {"query": _leaf((B, T, H), g, device), "keys": _leaf((B, S, H), g, device),
+            "W": _leaf((H, H), g, device, H ** -0.5), "mask": mask, "grad": torch.randn(B, T, H, generator=g).to(device)}
+
+
+LUONG = {
+    "dot": (lambda x: context_vector(masked_softmax(dot_score(x["query"], x["keys"]), x["mask"]), x["keys"]),
+            lambda x: baselines.sdpa_luong(x["query"], x["keys"], x["mask"]), ("query", "keys")),
+    "general": (lambda x: context_vector(masked_softmax(general_score(x["query"], x["keys"], x["W"]), x["mask"]), x["keys"]),
+                lambda x: baselines.sdpa_luong(x["query"], x["keys"], x["mask"], x["W"]), ("query", "keys", "W")),
+}
+
+
+def bench_luong(ctx, device):
+    """2. Luong dot / general attention with a padding mask vs F.scaled_dot_product_attention(scale=1)."""
+    p = ctx.sizes
+    rows = []
+    for score, (ours, sdpa, names) in LUONG.items():
+        x = luong_inputs(p.B, p.T, p.luong_S, p.H, device)
+        runs = {"attnlib": fwd_bwd(ours, x), "sdpa": fwd_bwd(sdpa, x)}
+        times = interleaved_times(runs, device, reps=p.luong_reps, warmup=2)
+        ta, tb = median(times["attnlib"]), median(times["sdpa"])
+        out_a = runs["attnlib"]().detach()
+        ga = grads(x, names)
+        out_b = runs["sdpa"]().detach()
+        gb = grads(x, names)
+        tag = f"B={p.B} T={p.T} S={p.luong_S} H={p.H}, padding mask"
+        rows.append(Row(f"luong/{score}/time", f"2. Luong {score} attention fwd+bwd vs SDPA(scale=1), {tag}",
+                        ms(ta), ms(tb), tb / ta, floor_min=1.0, speed=True,
+                        floor_text="≥ 1.0x (attnlib no slower)",
+                        values={"attnlib_s": times["attnlib"], "baseline_s": times["sdpa"]}))
+        d_out, d_grad = max_diffs(out_a, out_b, ga, gb)
+        rows.append(Row(f"luong/{score}/equal", f"2. Luong {score} context = SDPA (max abs diff; grads rel.)",
+                        f"{d_out:.1e}", f"grads {d_grad:.1e}", None, floor_text="context < 1e-5, grads rel. < 1e-4",
+                        passed=d_out < 1e-5 and d_grad < 1e-4, values={"max_abs_diff": d_out, "grad_rel_diff": d_grad}))
+    return rows
+
+
+def bench_scaling(ctx, device):
+    """7. Time and memory vs S for each score; attnlib vs broadcast baseline for additive."""
+    p = ctx.sizes
+    names = list(SCORE_FNS)
+    series = {n: {"S": [], "seconds": [], "peak_bytes": []} for n in names}
+    for S in p.scaling_S:
+        cached = ctx.cache.get(("scaling", device, S), {})
+        todo = [n for n in names if n not in cached]
+        m = dict(cached)
+        m.update(measure_scores(todo, p.B, p.T, S, p.H, p.A, device, p.reps_for(S)))
+        for n in names:
+            series[n]["S"].append(S)
+            series[n]["seconds"].append(m[n]["seconds"])
+            series[n]["peak_bytes"].append(m[n]["peak_bytes"])
+    ctx.scaling[device] = series
+    a, b = series["additive"], series["additive (broadcast baseline)"]
+    S = p.scaling_S[-1]
+    return [
+        Row(f"scaling/time/S={S}", f"7. scaling: additive fwd+bwd time at S={S} (all S: bench/scaling.png)",
+            ms(a["seconds"][-1]), ms(b["seconds"][-1]), b["seconds"][-1] / a["seconds"][-1], speed=True),
+        Row(f"scaling/memory/S={S}", f"7. scaling: additive fwd+bwd peak memory at S={S}",
+            MB(a["peak_bytes"][-1]), MB(b["peak_bytes"][-1]), b["peak_bytes"][-1] / max(a["peak_bytes"][-1], 1),
+            speed=True),
+    ]

@@ -1,0 +1,58 @@
+"""One result row of the table, and number formatting."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def MB(nbytes: float) -> str:
+    return f"{nbytes / 2**20:.1f} MB"
+
+
+@dataclass
+class Row:
+    """A benchmark line. ``ratio`` is always "how many times better attnlib is":
+    baseline time / attnlib time, baseline memory / attnlib memory, or attnlib
+    throughput / baseline throughput. A speed or memory floor is ``floor_min``
+    (ratio ≥ floor_min); other floors set ``passed`` and ``floor_text`` directly.
+    """
+
+    id: str
+    benchmark: str
+    attnlib: str
+    baseline: str
+    ratio: float | None = None
+    floor_min: float | None = None
+    speed: bool = False           # a speed/memory floor: not judged at --quick sizes
+    floor_text: str | None = None
+    passed: bool | None = None
+    ratio_text: str | None = None
+    values: dict = field(default_factory=dict)
+    note: str = ""
+    cuda: str = "not measured (no GPU)"
+
+    def judge(self, quick: bool) -> None:
+        if self.floor_min is not None and self.floor_text is None:
+            self.floor_text = f"≥ {self.floor_min:g}x"
+        if quick and self.speed:
+            if self.floor_text:
+                self.floor_text += " (not judged at --quick sizes)"
+            self.passed = None
+        elif self.passed is None and self.floor_min is not None and self.ratio is not None:
+            self.passed = self.ratio >= self.floor_min
+
+    def ratio_str(self) -> str:
+        if self.ratio_text:
+            return self.ratio_text
+        return "—" if self.ratio is None else f"{self.ratio:.2f}x"
+
+    def verdict(self) -> str:
+        return {True: "pass", False: "**FAIL**", None: "—"}[self.passed]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ratio_display"], d["verdict"] = self.ratio_str(), self.verdict()
+        return d

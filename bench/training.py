@@ -1,0 +1,152 @@
+"""Benchmarks 3, 4 and 5: a training step, time to 99% exact match, decoding speed (date task)."""
+from __future__ import annotations
+
+import torch
+
+from attnlib.data import date_splits, make_batch
+from attnlib.device import seed_everything
+from attnlib.seq2seq import ModelConfig, build_model
+from attnlib.train import TrainConfig, evaluate, train
+from attnlib.vocab import Vocab
+
+from . import baselines
+from .measure import interleaved_times, median
+from .rows import Row, ms
+
+
+def date_data(ctx, device):
+    """(train_pairs, test_pairs, src_vocab, tgt_vocab, train Batch, test Batch), held-out days (date_splits)."""
+    key = ("data", device)
+    if key not in ctx.cache:
+        p = ctx.sizes
+        train_pairs, test_pairs = date_splits(p.n_train, p.n_test, seed=0)
+        src_vocab = Vocab.build([s for s, _ in train_pairs])
+        tgt_vocab = Vocab.build([t for _, t in train_pairs])
+        ctx.cache[key] = (train_pairs, test_pairs, src_vocab, tgt_vocab,
+                          make_batch(train_pairs, src_vocab, tgt_vocab).to(device),
+                          make_batch(test_pairs, src_vocab, tgt_vocab).to(device))
+    return ctx.cache[key]
+
+
+def attnlib_model(ctx, variant, V_src, V_tgt, device, seed=0):
+    seed_everything(seed)
+    p = ctx.sizes
+    return build_model(ModelConfig(variant=variant, emb_size=p.emb, hidden_size=p.hidden), V_src, V_tgt).to(device)
+
+
+def baseline_model(ctx, variant, V_src, V_tgt, device, seed=0):
+    torch.manual_seed(seed)
+    p = ctx.sizes
+    return baselines.TutorialSeq2Seq(V_src, V_tgt, variant, p.emb, p.hidden).to(device)
+
+
+def bench_step(ctx, device):
+    """3. One training step, Luong dot: attnlib's all-steps-at-once decoder vs the step loop."""
+    p = ctx.sizes
+    train_pairs, _, sv, tv, _, _ = date_data(ctx, device)
+    rows = []
+    for B in p.step_batches:
+        batch = make_batch(train_pairs[:B], sv, tv).to(device)
+        ours = attnlib_model(ctx, "dot", len(sv), len(tv), device)
+        base = baseline_model(ctx, "dot", len(sv), len(tv), device)
+        opt_a = torch.optim.Adam(ours.parameters(), lr=3e-3)
+        opt_b = torch.optim.Adam(base.parameters(), lr=1e-3)
+
+        def step_ours():
+            loss = ours.loss(batch)
+            opt_a.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)  # attnlib's trainer clips: counted
+            opt_a.step()
+
+        def step_base():
+            loss = base.loss(batch.src, batch.tgt_in, batch.tgt_out)
+            opt_b.zero_grad()
+            loss.backward()
+            opt_b.step()
+
+        times = interleaved_times({"attnlib": step_ours, "baseline": step_base}, device, reps=p.step_reps, warmup=2)
+        ta, tb = median(times["attnlib"]), median(times["baseline"])
+        floored = B == max(p.step_batches)
+        rows.append(Row(f"step/B={B}", f"3. one training step, Luong dot, date task, B={B} T={batch.tgt_in.shape[1]} "
+                        f"S={batch.src.shape[1]} E={p.emb} H={p.hidden}: one RNN call vs LSTMCell loop",
+                        ms(ta), ms(tb), tb / ta, floor_min=2.5 if floored else None, speed=True,
+                        values={"attnlib_s": times["attnlib"], "baseline_s": times["baseline"]}))
+    return rows
+
+
+def bench_time_to_target(ctx, device):
+    """4. Seconds of training to 99% exact match on held-out dates, per variant."""
+    p = ctx.sizes
+    train_pairs, test_pairs, sv, tv, train_batch, test_batch = date_data(ctx, device)
+    rows = []
+    for variant in p.variants:
+        model = attnlib_model(ctx, variant, len(sv), len(tv), device)
+        config = TrainConfig(progress=False) if not ctx.quick else TrainConfig(
+            progress=False, batch_size=16, max_steps=4, eval_every=2)
+        hist = train(model, train_pairs, test_pairs, sv, tv, config, device=device)
+        ctx.cache[("trained", device, variant)] = model
+        t_ours = hist.seconds
+        cap = min(max(p.cap_factor * t_ours, p.cap_min), p.cap_max)  # enough to prove (or refute) 5x
+        base = baseline_model(ctx, variant, len(sv), len(tv), device)
+        res = baselines.tutorial_train(base, train_batch, test_batch, max_seconds=cap, target=config.target or 0.99,
+                                       eval_every=p.baseline_eval_every)
+        ctx.cache[("baseline", device, variant)] = base
+        ours_txt = f"{t_ours:.1f} s" if hist.reached_target else f"not reached ({hist.exact:.1%} at {t_ours:.1f} s)"
+        if res["reached"]:
+            base_txt, ratio, ratio_text = f"{res['seconds']:.1f} s", res["seconds"] / max(t_ours, 1e-9), None
+            passed = hist.reached_target and ratio >= 5.0
+        else:
+            base_txt = f"> {res['seconds']:.0f} s (cap; {res['exact']:.1%} exact at {res['steps']} steps)"
+            ratio = res["seconds"] / max(t_ours, 1e-9)
+            ratio_text = f"> {ratio:.1f}x"
+            passed = hist.reached_target and ratio >= 5.0
+        rows.append(Row(f"time_to_99/{variant}", f"4. time to 99% exact match, held-out dates, variant {variant} "
+                        f"(attnlib: train() defaults; baseline: tutorial loop, batch 32, Adam 1e-3, no mask)",
+                        ours_txt, base_txt, ratio, floor_text="≥ 5x sooner", passed=passed, speed=True,
+                        ratio_text=ratio_text,
+                        values={"attnlib_seconds": t_ours, "attnlib_reached": hist.reached_target,
+                                "attnlib_exact": hist.exact, "attnlib_steps": hist.records[-1]["step"],
+                                "baseline_seconds": res["seconds"], "baseline_reached": res["reached"],
+                                "baseline_exact": res["exact"], "baseline_steps": res["steps"], "cap_seconds": cap,
+                                "attnlib_records": hist.records, "baseline_records": res["records"]}))
+        if variant == "dot":
+            rows.append(Row("time_to_99/dot_absolute", "4. Luong dot reaches 99% held-out exact match in under 10 s (2 cores)",
+                            ours_txt, "—", None, floor_text="< 10 s", speed=True,
+                            passed=hist.reached_target and t_ours < 10.0))
+    return rows
+
+
+def bench_decode(ctx, device):
+    """5. Decoding throughput on the held-out dates: greedy and beam 5 (sentences per second)."""
+    p = ctx.sizes
+    _, test_pairs, sv, tv, _, test_batch = date_data(ctx, device)
+    src, src_len = test_batch.src, test_batch.src_len
+    max_len = test_batch.tgt_out.shape[1] + 2
+    n = src.shape[0]
+    rows = []
+    for variant in ("dot", "bahdanau"):
+        trained = ("trained", device, variant) in ctx.cache
+        ours = ctx.cache.get(("trained", device, variant)) or attnlib_model(ctx, variant, len(sv), len(tv), device)
+        base = ctx.cache.get(("baseline", device, variant)) or baseline_model(ctx, variant, len(sv), len(tv), device)
+        ours.eval()
+        base.eval()
+        with torch.no_grad():
+            times = interleaved_times({
+                "greedy": lambda: ours.greedy(src, src_len, max_len),
+                "beam5": lambda: ours.beam_search(src, src_len, beam_size=5, max_len=max_len),
+                "baseline": lambda: base.greedy(src, max_len),
+            }, device, reps=p.decode_reps)
+        g, b5, bl = (n / median(times[k]) for k in ("greedy", "beam5", "baseline"))
+        state = "trained in benchmark 4" if trained else "untrained (benchmark 4 not run)"
+        rows.append(Row(f"decode/{variant}/greedy", f"5. greedy decoding, {variant}, {n} held-out dates in one batch "
+                        f"(models {state}; baseline decodes max_len steps as the tutorial)",
+                        f"{g:.0f} sent/s", f"{bl:.0f} sent/s", g / bl,
+                        values={"attnlib_s": times["greedy"], "baseline_s": times["baseline"], "n": n}))
+        rows.append(Row(f"decode/{variant}/beam5", f"5. beam search, beam 5, {variant}, {n} held-out dates "
+                        f"(the tutorial has no beam search)",
+                        f"{b5:.0f} sent/s", "—", None, values={"attnlib_s": times["beam5"], "n": n}))
+        if trained:
+            acc = evaluate(ours, test_pairs, sv, tv)
+            rows[-2].note = f"attnlib greedy exact match {acc['exact']:.1%}"
+    return rows
