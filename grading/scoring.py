@@ -1,0 +1,155 @@
+"""Scores decided outside the student's process: secret inputs in, plain tensors out, attnlib compares.
+
+For each exercise the grader draws inputs the student has never seen
+(attnlib.checks.REGISTRY's maker with secret seeds, plus its edge cases with
+a secret generator), saves them with torch.save for the sandbox, and keeps
+the reference's outputs. The sandbox sends back torch.save bytes of what the
+student's function returned; they are loaded here with weights_only=True
+(never unpickled), and anything that is not a plain tensor of the right
+shape and values is wrong.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import json
+import secrets
+from dataclasses import dataclass, field
+
+import torch
+
+from attnlib.checks import REGISTRY, compare
+from attnlib.checks.core import _clone
+
+N_SEEDS = 3
+CHECKS_API = {"implemented", "REGISTRY", "reference", "run_case", "__code__", "__wrapped__"}
+
+
+def reference_target(name: str):
+    """(module, qualname) of the exercise's reference function, for the sandbox's tripwire; None if not a plain one."""
+    ref = REGISTRY[name].reference
+    mod, qual = getattr(ref, "__module__", None), getattr(ref, "__qualname__", "")
+    if not mod or "<" in qual or not hasattr(ref, "__code__"):
+        return None
+    return mod, qual
+
+
+def static_reference_use(source: str, name: str) -> str | None:
+    """Why this answer cell merely calls attnlib's own implementation of `name`, or None.
+
+    Looks at imports and attribute uses of the reference function, and at
+    attnlib.checks' REGISTRY / implemented (which hand out the references).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    ref = REGISTRY[name].reference
+    ref_name = getattr(ref, "__name__", name)
+    ref_mod = getattr(ref, "__module__", "") or ""
+    suspicious = CHECKS_API | {ref_name}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("attnlib"):
+            for alias in node.names:
+                if alias.name in suspicious or alias.name == "*" and node.module == ref_mod:
+                    return f"imports {alias.name} from {node.module}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("attnlib.checks"):
+                    return f"imports {alias.name}"
+        elif isinstance(node, ast.Attribute) and node.attr in suspicious:
+            return f"uses .{node.attr}"
+        elif isinstance(node, ast.Name) and node.id in CHECKS_API:
+            return f"uses {node.id}"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in suspicious \
+                and node.value != name:
+            return f"names {node.value!r}"
+    return None
+
+
+@dataclass
+class Secret:
+    """One exercise's secret cases and the reference's answers (kept by the grader)."""
+    name: str
+    cases: list[dict]
+    descriptions: list[str]
+    expected: list = field(default_factory=list)
+
+    def inputs_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        torch.save({"cases": self.cases}, buf)
+        return buf.getvalue()
+
+
+def make_secret(name: str, rng: secrets.SystemRandom | None = None) -> Secret:
+    rng = rng or secrets.SystemRandom()
+    ex = REGISTRY[name]
+    seeds = [rng.randrange(10 ** 6, 2 ** 31) for _ in range(N_SEEDS)]
+    cases = [ex.inputs(s) for s in seeds]
+    descriptions = ["random inputs"] * len(cases)
+    for desc, kw in ex.edge_cases(torch.Generator().manual_seed(rng.randrange(10 ** 6, 2 ** 31))):
+        cases.append(kw)
+        descriptions.append(f"edge case: {desc}")
+    for kw in cases:
+        for k, v in kw.items():
+            if not isinstance(v, (torch.Tensor, int, float, bool, str, type(None))):
+                raise TypeError(f"exercise {name}: input {k} is a {type(v).__name__}; the sandbox takes plain tensors only")
+    secret = Secret(name, cases, descriptions)
+    secret.expected = [ex.reference(**_clone(kw)) for kw in cases]
+    return secret
+
+
+@dataclass
+class Verdict:
+    name: str
+    passed: bool
+    message: str
+    cases_passed: int = 0
+    cases: int = 0
+    uses_reference: str | None = None
+
+
+def judge(secret: Secret, result: dict | None, static_use: str | None) -> Verdict:
+    """Compare the sandbox's outputs for one exercise with the reference, in this (clean) process."""
+    n = len(secret.cases)
+    if not result or "payload" not in result:
+        status = (result or {}).get("status", "not evaluated")
+        return Verdict(secret.name, False, f"no result from your function ({status})", 0, n, static_use)
+    meta = {}
+    try:
+        meta = json.loads(result.get("meta") or "{}")
+        if not isinstance(meta, dict):
+            meta = {}
+    except ValueError:
+        pass
+    tripped = secret.name in (meta.get("tripped") or [])
+    use = static_use or ("called attnlib's reference while being graded" if tripped else None)
+    try:
+        import base64
+        data = torch.load(io.BytesIO(base64.b64decode(result["payload"], validate=True)), weights_only=True)
+        outputs = data["outputs"]
+        if not isinstance(outputs, list) or len(outputs) != n:
+            raise ValueError("wrong number of cases")
+    except Exception as e:  # anything unexpected from the sandbox is simply wrong
+        return Verdict(secret.name, False, f"unreadable result ({type(e).__name__})", 0, n, use)
+    errors = meta.get("errors") if isinstance(meta.get("errors"), list) else []
+    ok, first = 0, None
+    for i, (got, expected) in enumerate(zip(outputs, secret.expected)):
+        if not isinstance(got, list) or not got:
+            err = errors[i] if i < len(errors) and isinstance(errors[i], str) and errors[i] else "no output"
+            problem = f"your function raised {err[:300]}" if err != "no output" else "no output"
+        else:
+            value = got[0] if len(got) == 1 else tuple(got)
+            try:
+                problem = compare(value, expected, REGISTRY[secret.name].atol, REGISTRY[secret.name].rtol)
+            except Exception as e:
+                problem = f"could not compare ({type(e).__name__})"
+        if problem is None:
+            ok += 1
+        elif first is None:
+            first = f"{secret.descriptions[i]}: {problem}"
+    if use:
+        return Verdict(secret.name, False, f"no points: the answer uses attnlib's own {secret.name} ({use})", ok, n, use)
+    if ok == n:
+        return Verdict(secret.name, True, f"all {n} of the grader's cases match", ok, n)
+    return Verdict(secret.name, False, f"{n - ok} of {n} of the grader's cases fail; first: {first}", ok, n)
