@@ -1,0 +1,74 @@
+"""Train the two checkpoints of notebook 01_bottleneck and ship them in attnlib/pretrained/.
+
+    .venv/bin/python tools/train_bottleneck.py            # both models, then prints their sha256
+    .venv/bin/python tools/train_bottleneck.py --steps 50 --out /tmp/x   # a quick trial
+
+Task: copy random digit strings of length 5..40 (attnlib.data.symbol_pairs).
+Both models get the same data, the same size (bi-LSTM encoder, hidden 128) and
+the same number of optimiser steps; only the decoder differs: "none" reads a
+single fixed-size vector (the encoder's last state), "dot" may also attend
+over every encoder state (Luong et al. 2015). Training is seeded and uses a step
+budget (not a time budget), so it is reproducible on one machine; the
+notebook pins each file's sha256, so rerunning this script means updating the
+hashes written in solutions/01_bottleneck/01_bottleneck.ipynb.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from attnlib.checkpoints import save_checkpoint
+from attnlib.data import symbol_pairs
+from attnlib.seq2seq import ModelConfig, build_model
+from attnlib.train import TrainConfig, evaluate, train
+from attnlib.vocab import Vocab
+
+# The task, shared with the notebook (which rebuilds its test set from these numbers).
+TASK = {"task": "copy", "min_len": 5, "max_len": 40, "n_train": 20000, "train_seed": 1, "eval_seed": 2}
+VARIANTS = ("none", "dot")
+
+
+def task_data():
+    train_pairs = symbol_pairs(TASK["n_train"], TASK["min_len"], TASK["max_len"], TASK["task"], seed=TASK["train_seed"])
+    eval_pairs = symbol_pairs(500, TASK["min_len"], TASK["max_len"], TASK["task"], seed=TASK["eval_seed"])
+    vocab = Vocab.build(s for s, _ in train_pairs)
+    return train_pairs, eval_pairs, vocab
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1500, help="optimiser steps per model (same for both)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "attnlib" / "pretrained")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be >= 1")
+    torch.set_num_threads(args.threads)
+    train_pairs, eval_pairs, vocab = task_data()
+    summary = {}
+    for variant in VARIANTS:
+        config = ModelConfig(variant=variant, emb_size=32, hidden_size=128)
+        torch.manual_seed(0)
+        model = build_model(config, len(vocab), len(vocab))
+        start = time.perf_counter()
+        history = train(model, train_pairs, eval_pairs, vocab, vocab,
+                        TrainConfig(max_steps=args.steps, eval_every=args.steps, target=None, seed=0, progress=False),
+                        device="cpu")
+        seconds = time.perf_counter() - start
+        metrics = evaluate(model, eval_pairs, vocab, vocab)
+        extra = {**TASK, "variant": variant, "steps": args.steps, "batch_size": 128, "train_seconds": round(seconds, 1),
+                 "eval_exact": round(metrics["exact"], 4), "loss": round(history.records[-1]["loss"], 4)}
+        digest = save_checkpoint(args.out / f"bottleneck_{variant}.pt", model, vocab, vocab, extra)
+        summary[variant] = {"sha256": digest, **extra}
+        print(f"{variant}: {args.steps} steps in {seconds:.0f} s, held-out exact match {metrics['exact']:.3f}, sha256 {digest}",
+              flush=True)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
