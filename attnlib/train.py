@@ -12,18 +12,19 @@ import torch
 
 from .data import Batch, make_batch
 from .device import resolve_device, seed_everything
-from .metrics import exact_match, token_accuracy
+from .metrics import bleu, exact_match, token_accuracy
 from .vocab import EOS
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     batch_size: int = 128             # large batches: few well-vectorised steps, the CPU's sweet spot
-    lr: float = 3e-3                  # Adam; small character models tolerate a high rate
+    lr: float = 1e-2                  # Adam; high for speed (5x fewer steps than 3e-3 for dot) ...
+    lr_patience: int = 2              # ... halved after this many evaluations without a new best exact match
     clip: float = 1.0                 # gradient-norm clipping: RNN gradients can explode
     max_steps: int = 3000
     max_seconds: float | None = None  # wall-clock budget, for side-by-side comparisons
-    eval_every: int = 50              # steps between held-out evaluations
+    eval_every: int = 25              # steps between held-out evaluations
     target: float | None = 0.99       # stop once held-out exact match reaches this
     seed: int = 0
     progress: bool = True             # a tqdm bar (notebook-aware)
@@ -71,7 +72,7 @@ def predict(model, batch: Batch, max_len: int | None = None, beam_size: int = 1)
 
 
 def evaluate(model, pairs, src_vocab, tgt_vocab, device=None, batch_size: int = 1000) -> dict:
-    """Greedy decoding on pairs: -> {'exact': ..., 'token_acc': ...}."""
+    """Greedy decoding on pairs: -> {'exact': ..., 'token_acc': ..., 'bleu': ...} (BLEU matters for word tasks)."""
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     preds, refs = [], []
     for start in range(0, len(pairs), batch_size):
@@ -80,7 +81,7 @@ def evaluate(model, pairs, src_vocab, tgt_vocab, device=None, batch_size: int = 
         preds += p
         refs += [strip_eos(row) for row in (batch.tgt_out.masked_fill(~batch.tgt_mask, 0)).tolist()]
     refs = [[t for t in r if t != 0] for r in refs]
-    return {"exact": exact_match(preds, refs), "token_acc": token_accuracy(preds, refs)}
+    return {"exact": exact_match(preds, refs), "token_acc": token_accuracy(preds, refs), "bleu": bleu(preds, refs)}
 
 
 def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainConfig = TrainConfig(), device=None) -> History:
@@ -92,6 +93,7 @@ def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainCon
     model.to(device).train()
     full = make_batch(train_pairs, src_vocab, tgt_vocab).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=config.lr_patience)
     history, losses, start = History(), [], time.perf_counter()
     bar = tqdm(range(1, config.max_steps + 1), disable=not config.progress, leave=False, desc="training")
     for step in bar:
@@ -106,7 +108,8 @@ def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainCon
         if step % config.eval_every == 0 or step == config.max_steps or out_of_time:
             metrics = evaluate(model, eval_pairs, src_vocab, tgt_vocab)
             model.train()
-            history.records.append({"step": step, "seconds": time.perf_counter() - start,
+            plateau.step(metrics["exact"])
+            history.records.append({"step": step, "seconds": time.perf_counter() - start, "lr": optimizer.param_groups[0]["lr"],
                                     "loss": sum(losses) / len(losses), **metrics})
             losses = []
             bar.set_postfix(loss=f"{history.records[-1]['loss']:.3f}", exact=f"{metrics['exact']:.3f}")
