@@ -1,0 +1,534 @@
+"""A class on JupyterHub, end to end: deploy/ on 127.0.0.1 with real Linux users, driven over HTTP.
+
+The hub (deploy/jupyterhub_config.py, configurable-http-proxy from npm, the class environment from
+deploy/setup.sh) starts on free loopback ports; an instructor and ATTN_HUB_STUDENTS students (default 2)
+are temporary Linux users. Everything goes through the proxy with the endpoints the JupyterLab UI uses:
+the formgrader's REST API (generate, release, collect, scores, release feedback), the assignment list's
+(fetch, submit, fetch feedback), the contents API (edit notebooks) and terminals (what a student can
+read). Grading is the hub's "grader" service, which runs the course's safe pipeline (python -m grading).
+Every process, user and folder the test made is removed at the end, also when it fails.
+
+Needs root (it creates Linux users); prints its measurements (servers' memory, spawn and grading time).
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+requests = pytest.importorskip("requests")
+
+REPO = Path(__file__).resolve().parent.parent
+DEPLOY = REPO / "deploy"
+PREFIX = Path(os.environ.get("ATTN_CLASS_PREFIX", "/opt/attention-course"))
+VENV = PREFIX / "venv"
+COURSE = "attention-course"
+N_STUDENTS = int(os.environ.get("ATTN_HUB_STUDENTS", "2"))
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
+                                 reason="needs root: the class test creates temporary Linux users")]
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, predicate, timeout: float, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def pick_assignment() -> tuple[str, Path]:
+    """The course's 02_alignment_scores if it is there, else the small fixture assignment."""
+    real = REPO / "solutions" / "02_alignment_scores"
+    if (real / "02_alignment_scores.ipynb").is_file():
+        return "02_alignment_scores", real
+    return "00_hub_check", REPO / "tests" / "hub_fixture" / "solutions" / "00_hub_check"
+
+
+SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n?", re.S | re.M)
+
+
+def answers_from_source(source_nb: dict) -> dict[str, str]:
+    """{grade_id: the solution cell with the BEGIN/END SOLUTION markers removed} for every answer cell."""
+    out = {}
+    for cell in source_nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("solution") and not meta.get("grade"):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            out[meta["grade_id"]] = SOLUTION.sub(lambda m: m.group(1), src)
+    return out
+
+
+def break_answer(src: str) -> str:
+    """A wrong answer: the solution with its function's result negated (a plausible sign mistake)."""
+    name = re.search(r"^def (\w+)\(", src, re.M).group(1)
+    return (src + f"\n\n_correct_{name} = {name}\n\ndef {name}(*args, **kwargs):\n"
+            f"    out = _correct_{name}(*args, **kwargs)\n"
+            f"    return tuple(-o for o in out) if isinstance(out, tuple) else -out\n")
+
+
+def proc_children(root_pid: int) -> set[int]:
+    """root_pid and every descendant (from /proc)."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    found, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        kids = [p for p, pp in parent.items() if pp == pid and p not in found]
+        found.update(kids)
+        frontier.extend(kids)
+    return found
+
+
+def pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def socket_inodes(pids) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            pass
+    return inodes
+
+
+def listening_sockets() -> list[dict]:
+    """Every TCP socket in LISTEN state: address, port, owner uid, inode (from /proc/net/tcp{,6})."""
+    out = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, state, uid, inode = fields[1], fields[3], int(fields[7]), fields[9]
+                if state != "0A":
+                    continue
+                addr_hex, port_hex = local.split(":")
+                raw = bytes.fromhex(addr_hex)
+                if v6:
+                    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                    packed = b"".join(words)
+                    address = socket.inet_ntop(socket.AF_INET6, packed)
+                else:
+                    address = socket.inet_ntop(socket.AF_INET, raw[::-1])
+                out.append({"address": address, "port": int(port_hex, 16), "uid": uid, "inode": inode})
+    return out
+
+
+def is_loopback(address: str) -> bool:
+    return address.startswith("127.") or address in ("::1", "::ffff:127.0.0.1") or address.startswith("::ffff:127.")
+
+
+def memory_kib(pids, field: str = "Pss") -> int:
+    """Sum of a /proc/<pid>/smaps_rollup field (kB) over pids: PSS shares common pages fairly."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+# --- the hub and its users ------------------------------------------------------------------------
+class Class:
+    """Temporary users, folders and a running hub; teardown() undoes all of it, in any state."""
+
+    def __init__(self):
+        self.suffix = secrets.token_hex(3)
+        self.instructor = f"atti{self.suffix}"
+        self.students = [f"atts{i}{self.suffix}" for i in range(1, N_STUDENTS + 1)]
+        self.users: list[str] = []
+        self.tmp: Path | None = None
+        self.hub: subprocess.Popen | None = None
+        self.hub_pids: set[int] = set()
+        self.password = secrets.token_urlsafe(12)
+        self.service_token = secrets.token_hex(32)
+        self.ports = {k: free_port() for k in ("proxy", "api", "hub", "grader")}
+        self.base = f"http://127.0.0.1:{self.ports['proxy']}"
+        self.tokens: dict[str, str] = {}
+        self.server_pids: dict[str, int] = {}
+        self.measured: dict[str, float] = {}
+        self._torn_down = False
+        atexit.register(self.teardown)
+
+    # setup
+    def make_users(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="attn-hub-"))
+        os.chmod(self.tmp, 0o711)  # the exchange inside must be reachable by every user
+        (self.tmp / "state").mkdir(mode=0o700)
+        exchange = self.tmp / "exchange"
+        exchange.mkdir()
+        os.chmod(exchange, 0o1777)
+        roster = self.tmp / "state" / "roster.txt"
+        roster.write_text(f"{self.instructor} instructor\n" + "".join(f"{s} student\n" for s in self.students))
+        self.users = [self.instructor, *self.students]  # recorded before useradd: teardown removes what exists
+        subprocess.run([str(DEPLOY / "add-users.sh"), str(roster)], check=True, capture_output=True, text=True)
+        for name in self.users:
+            assert os.stat(pwd.getpwnam(name).pw_dir).st_mode & 0o777 == 0o700, f"{name}'s home is not 0700"
+
+    def make_course(self, assignment: str, source: Path):
+        """The instructor's course folder: a copy of the repo's course parts in ~/attention-course."""
+        user = pwd.getpwnam(self.instructor)
+        course = Path(user.pw_dir) / COURSE
+        shutil.copytree(source, course / "solutions" / assignment)
+        if (REPO / "nbgrader_config.py").is_file():
+            shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(course)], check=True)
+        return course
+
+    def start_hub(self):
+        config = self.tmp / "state" / "test_config.py"
+        config.write_text(
+            f"load_subconfig({str(DEPLOY / 'jupyterhub_config.py')!r})\n"
+            f"c.JupyterHub.hub_port = {self.ports['hub']}\n"
+            f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.ports['api']}'\n"
+            "c.JupyterHub.services.append({'name': 'attn-test', 'api_token': %r})\n"
+            "c.JupyterHub.load_roles.append({'name': 'attn-test', 'services': ['attn-test'],\n"
+            "    'scopes': ['admin:users', 'admin:servers', 'admin:server_state', 'tokens', 'access:servers',\n"
+            "               'list:users', 'read:users']})\n"
+            % self.service_token)
+        env = {**os.environ,
+               "ATTN_CLASS_PREFIX": str(PREFIX), "ATTN_HUB_STATE": str(self.tmp / "state"),
+               "ATTN_ROSTER": str(self.tmp / "state" / "roster.txt"), "ATTN_HUB_PASSWORD": self.password,
+               "ATTN_HUB_BIND_URL": self.base, "ATTN_EXCHANGE_ROOT": str(self.tmp / "exchange"),
+               "ATTN_GRADER_PORT": str(self.ports["grader"])}
+        self.log = open(self.tmp / "state" / "hub.log", "w")
+        self.hub = subprocess.Popen([str(VENV / "bin" / "jupyterhub"), "-f", str(config)], cwd=self.tmp / "state",
+                                    env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up():
+            if self.hub.poll() is not None:
+                raise RuntimeError(f"the hub exited {self.hub.returncode}:\n{self.hub_log()}")
+            try:
+                return requests.get(f"{self.base}/hub/api/", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+        wait_for("the hub behind the proxy", up, 60)
+
+    def hub_log(self) -> str:
+        try:
+            return (self.tmp / "state" / "hub.log").read_text()[-6000:]
+        except OSError:
+            return ""
+
+    # HTTP
+    def api(self, method: str, path: str, **kw):
+        return requests.request(method, f"{self.base}/hub/api{path}", timeout=30,
+                                headers={"Authorization": f"token {self.service_token}"}, **kw)
+
+    def user(self, name: str, method: str, path: str, token: str | None = None, **kw):
+        token = token or self.tokens[name]
+        kw.setdefault("timeout", 120)
+        return requests.request(method, f"{self.base}/user/{name}/{path.lstrip('/')}",
+                                headers={"Authorization": f"token {token}"}, allow_redirects=False, **kw)
+
+    def ok(self, name: str, method: str, path: str, **kw):
+        r = self.user(name, method, path, **kw)
+        assert r.status_code < 300, f"{name}: {method} {path} -> {r.status_code}: {r.text[:2000]}"
+        body = r.json() if r.content else None
+        if isinstance(body, dict) and body.get("success") is False:
+            raise AssertionError(f"{name}: {method} {path} failed: {json.dumps(body)[:4000]}")
+        return body
+
+    def terminal(self, name: str, command: str, timeout: float = 60) -> tuple[int, str]:
+        """Run a shell command in a JupyterLab terminal of `name`'s server: (exit status, output)."""
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        term = self.ok(name, "POST", "api/terminals")["name"]
+        marker = secrets.token_hex(4)
+        url = f"ws://127.0.0.1:{self.ports['proxy']}/user/{name}/terminals/websocket/{term}"
+
+        async def talk():
+            ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.tokens[name]}"}))
+            ws.write_message(json.dumps(["stdin", f"{command}; echo END{marker}=$?\r"]))
+            text, deadline = "", time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
+                if msg is None:
+                    break
+                kind, *rest = json.loads(msg)
+                if kind == "stdout":
+                    text += rest[0]
+                    m = re.search(rf"END{marker}=(\d+)", text)
+                    if m:
+                        ws.close()
+                        return int(m.group(1)), text[:m.start()]
+            raise TimeoutError(f"terminal of {name}: no end marker; got {text[-2000:]!r}")
+        try:
+            return asyncio.run(talk())
+        finally:
+            self.user(name, "DELETE", f"api/terminals/{term}")
+
+    # teardown
+    def teardown(self):
+        if self._torn_down:
+            return
+        self._torn_down = True
+        if self.hub is not None:
+            self.hub_pids |= proc_children(self.hub.pid)
+            if self.hub.poll() is None:
+                self.hub.send_signal(signal.SIGTERM)  # the hub stops the servers, the service and the proxy
+                try:
+                    self.hub.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.hub.kill()
+                    self.hub.wait(timeout=10)
+            self.log.close()
+        leftovers = set()
+        for pid in self.hub_pids:
+            if os.path.exists(f"/proc/{pid}"):
+                leftovers.add(pid)
+        for name in self.users:
+            try:
+                leftovers.update(pids_of_uid(pwd.getpwnam(name).pw_uid))
+            except KeyError:
+                pass
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for name in self.users:
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                continue
+            subprocess.run(["userdel", "--remove", name], capture_output=True)
+            try:
+                pwd.getpwnam(name)
+                subprocess.run(["userdel", "--force", "--remove", name], capture_output=True)
+            except KeyError:
+                pass
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def klass():
+    setup = subprocess.run([str(DEPLOY / "setup.sh")], capture_output=True, text=True, timeout=900)
+    assert setup.returncode == 0, f"deploy/setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
+    k = Class()
+    try:
+        yield k
+    finally:
+        k.teardown()
+        for name in k.users:
+            with pytest.raises(KeyError):
+                pwd.getpwnam(name)
+        assert k.tmp is None or not k.tmp.exists(), f"{k.tmp} was not removed"
+        stray = [p for p in k.hub_pids if os.path.exists(f"/proc/{p}")]
+        assert not stray, f"processes left running: {stray}"
+
+
+# --- the test -------------------------------------------------------------------------------------
+def test_class_workflow_on_jupyterhub(klass):
+    k = klass
+    assignment, source_dir = pick_assignment()
+    nb_name = f"{assignment}.ipynb"
+    source_nb = json.loads((source_dir / nb_name).read_text())
+    answers = answers_from_source(source_nb)
+    assert answers, f"{source_dir / nb_name} has no answer cells"
+    first = next(iter(answers))
+
+    t_start = time.perf_counter()
+    k.make_users()
+    course = k.make_course(assignment, source_dir)
+    k.start_hub()
+    k.measured["hub_start_s"] = time.perf_counter() - t_start
+    everyone = [k.instructor, *k.students]
+
+    # Log in with the class password (the login form), and a wrong password is refused.
+    for name in everyone:
+        s = requests.Session()
+        s.get(f"{k.base}/hub/login", timeout=10)
+        r = s.post(f"{k.base}/hub/login", data={"username": name, "password": k.password,
+                                                 "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False, timeout=30)
+        assert r.status_code == 302 and "jupyterhub-session-id" in s.cookies, f"{name} could not log in: {r.status_code}"
+    s = requests.Session()
+    s.get(f"{k.base}/hub/login", timeout=10)
+    r = s.post(f"{k.base}/hub/login", data={"username": k.students[0], "password": k.password + "x",
+                                             "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403, f"a wrong password gave {r.status_code}"
+
+    # Start every server at once (as a class does at 9:00) and time it.
+    t0 = time.perf_counter()
+    for name in everyone:
+        r = k.api("POST", f"/users/{name}/server")
+        assert r.status_code in (201, 202), f"spawn {name}: {r.status_code} {r.text}"
+
+    def all_ready():
+        models = [k.api("GET", f"/users/{n}").json() for n in everyone]
+        return all(m.get("servers", {}).get("", {}).get("ready") for m in models) and models
+    models = wait_for("every server to be ready", all_ready, 240, 0.5)
+    k.measured["servers"] = len(everyone)
+    k.measured["spawn_all_s"] = time.perf_counter() - t0
+    for name in everyone:
+        r = k.api("POST", f"/users/{name}/tokens", json={"note": "attn-test", "expires_in": 3600})
+        assert r.status_code in (200, 201), r.text
+        k.tokens[name] = r.json()["token"]
+    k.hub_pids = proc_children(k.hub.pid)
+
+    # Each server runs as its own Linux user: the pid the hub spawned, and the socket it serves on.
+    listening = listening_sockets()
+    for model in models:
+        name, uid = model["name"], pwd.getpwnam(model["name"]).pw_uid
+        pid = k.server_pids[name] = model["servers"][""]["state"]["pid"]
+        assert os.stat(f"/proc/{pid}").st_uid == uid, f"{name}'s server (pid {pid}) is not run by {name}"
+        inodes = socket_inodes(proc_children(pid))
+        owners = {s["uid"] for s in listening if s["inode"] in inodes}
+        assert owners == {uid}, f"{name}'s server listens as uids {owners}"
+
+    # Instructor: generate the student version and release it (formgrader's Manage Assignments buttons).
+    k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/assign")
+    k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/release")
+
+    # Students: list, fetch, edit (the first correct; the others right on the first exercise only), submit.
+    for i, student in enumerate(k.students):
+        listed = k.ok(student, "GET", "assignments", params={"course_id": COURSE})
+        assert any(a["assignment_id"] == assignment and a["status"] == "released" for a in listed["value"]), listed
+        k.ok(student, "POST", "assignments/fetch", data={"course_id": COURSE, "assignment_id": assignment})
+        model = k.ok(student, "GET", f"api/contents/{assignment}/{nb_name}", params={"content": 1})
+        nb = model["content"]
+        for cell in nb["cells"]:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid in answers:
+                assert "NotImplementedError" in cell["source"], f"released {gid} still holds the solution"
+                right = i == 0 or gid == first
+                cell["source"] = answers[gid] if right else break_answer(answers[gid])
+        k.ok(student, "PUT", f"api/contents/{assignment}/{nb_name}",
+             json={"type": "notebook", "format": "json", "content": nb})
+        owner = os.stat(Path(pwd.getpwnam(student).pw_dir) / assignment / nb_name).st_uid
+        assert owner == pwd.getpwnam(student).pw_uid, f"{student}'s notebook was written by uid {owner}"
+        k.ok(student, "POST", "assignments/submit", data={"course_id": COURSE, "assignment_id": assignment})
+
+    k.measured["release_fetch_submit_s"] = time.perf_counter() - t0 - k.measured["spawn_all_s"]
+
+    # Memory of each running server (no kernel open: what an idle logged-in student costs).
+    per_server = [memory_kib(proc_children(k.server_pids[n])) for n in k.students]
+    k.measured["server_pss_mib"] = sum(per_server) / len(per_server) / 1024
+
+    # Instructor: collect, then grade with the safe pipeline (the grader service, as course-grade does).
+    k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/collect")
+    for student in k.students:
+        assert (course / "submitted" / student / assignment / nb_name).is_file(), f"{student}'s work not collected"
+    t0 = time.perf_counter()
+    r = requests.post(f"{k.base}/services/grader/api/grade/{assignment}", timeout=900,
+                      headers={"Authorization": f"token {k.tokens[k.instructor]}"})
+    k.measured["grading_s"] = time.perf_counter() - t0
+    k.measured["grading_s_per_student"] = k.measured["grading_s"] / len(k.students)
+    assert r.status_code == 200, f"grading: {r.status_code} {r.text[-4000:]}"
+    graded = r.json()
+    assert graded["success"], graded.get("log")
+    # Students may not use the grader.
+    r = requests.post(f"{k.base}/services/grader/api/grade/{assignment}", timeout=30,
+                      headers={"Authorization": f"token {k.tokens[k.students[0]]}"})
+    assert r.status_code == 403, f"a student reached the grader: {r.status_code}"
+
+    # Scores, as the formgrader shows them.
+    subs = {s["student"]: s for s in k.ok(k.instructor, "GET", f"formgrader/api/submissions/{assignment}")}
+    max_score = subs[k.students[0]]["max_score"]
+    assert max_score > 0, f"formgrader: {subs}; grader: {json.dumps({x: graded[x] for x in ('students', 'returncode')})}"
+    assert subs[k.students[0]]["score"] == pytest.approx(max_score), subs[k.students[0]]
+    tests_of_first = _points_of(source_nb, f"{first}_tests")
+    for student in k.students[1:]:
+        assert subs[student]["score"] == pytest.approx(tests_of_first), \
+            f"{student} (only {first} right) scored {subs[student]['score']}, expected {tests_of_first}/{max_score}; " \
+            f"grader: {graded['students']}\n{graded['log'][-3000:]}"
+
+    # Release feedback; each student fetches their own.
+    k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/release_feedback")
+    pages = {}
+    for student in k.students:
+        k.ok(student, "POST", "assignments/fetch_feedback", data={"course_id": COURSE, "assignment_id": assignment})
+        listing = k.ok(student, "GET", f"api/contents/{assignment}/feedback")["content"]
+        assert len(listing) == 1, f"{student}: feedback folder {listing}"
+        html = k.ok(student, "GET", f"api/contents/{listing[0]['path']}/{assignment}.html", params={"content": 1})
+        pages[student] = html["content"]
+        assert "<html" in pages[student].lower() and len(pages[student]) > 1000
+    assert pages[k.students[0]] != pages[k.students[1]]
+
+    # One student's token cannot reach another's server, nor the instructor's formgrader.
+    a, b = k.students[0], k.students[1]
+    r = k.user(b, "GET", "api/contents", token=k.tokens[a])
+    assert r.status_code == 403, f"{a}'s token on {b}'s server: {r.status_code}"
+    r = k.user(k.instructor, "GET", f"formgrader/api/submissions/{assignment}", token=k.tokens[a])
+    assert r.status_code == 403, f"{a}'s token on the instructor's server: {r.status_code}"
+
+    # From a student's terminal: their own work is readable; solutions, gradebook, others' homes and
+    # others' submissions in the exchange are not.
+    inst_home = pwd.getpwnam(k.instructor).pw_dir
+    rc, out = k.terminal(a, f"head -c 20 ~/{assignment}/{nb_name}")
+    assert rc == 0 and "cells" in out, out
+    for path in (f"{inst_home}/{COURSE}/solutions/{assignment}/{nb_name}", f"{inst_home}/{COURSE}/gradebook.db",
+                 pwd.getpwnam(b).pw_dir, f"{k.tmp}/exchange/{COURSE}/inbound"):
+        rc, out = k.terminal(a, f"ls -l {path} && head -c 100 {path}")
+        assert rc != 0 and "Permission denied" in out, f"{a} could read {path}: {out[-500:]}"
+
+    # Nothing of this class listens beyond loopback (hub, proxy, service, servers, kernels).
+    ours = socket_inodes(proc_children(k.hub.pid))
+    uids = {pwd.getpwnam(n).pw_uid for n in everyone}
+    mine = [s for s in listening_sockets() if s["inode"] in ours or s["uid"] in uids]
+    assert any(s["port"] == k.ports["proxy"] for s in mine), "the proxy's socket was not found"
+    assert len(mine) >= len(everyone) + 3, mine
+    exposed = [s for s in mine if not is_loopback(s["address"])]
+    assert not exposed, f"listening beyond loopback: {exposed}"
+
+    k.measured["workflow_s"] = time.perf_counter() - t_start
+    print("\nclass measurements: " + json.dumps({key: round(v, 2) for key, v in k.measured.items()}))
+
+
+def _points_of(nb: dict, grade_id: str) -> float:
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id") == grade_id:
+            return float(meta["points"])
+    raise AssertionError(f"no graded cell {grade_id}")
