@@ -189,6 +189,8 @@ def grade(instructor: str, assignment: str) -> dict:
         jobs = max(1, min(len(students), (os.cpu_count() or 2)))
         cmd = [sys.executable, "-m", "grading", "grade", str(tmp / "submissions"), "--out", str(tmp / "out"),
                "--jobs", str(jobs), "--source", str(tmp / "source"), "--release", str(tmp / "release")]
+        if os.environ.get("ATTN_GRADER_UID_BASE"):  # spare uids for the sandboxes (default: the pipeline's)
+            cmd += ["--uid-base", os.environ["ATTN_GRADER_UID_BASE"]]
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=GRADE_TIMEOUT)
         log = (proc.stdout + proc.stderr)[-20000:]
         if not (tmp / "out" / "gradebook.db").exists():

@@ -111,6 +111,10 @@ c.JupyterHub.services = [{
     "environment": {"ATTN_CLASS_PREFIX": str(PREFIX), "PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"},
     "display": False,
 }]
+# Optional: ATTN_GRADER_UID_BASE (first spare uid of the sandboxes, default 61000), ATTN_GRADE_TIMEOUT (s).
+for key in ("ATTN_GRADER_UID_BASE", "ATTN_GRADE_TIMEOUT"):
+    if key in os.environ:
+        c.JupyterHub.services[0]["environment"][key] = os.environ[key]
 c.JupyterHub.load_roles = [{
     "name": "instructor",
     "description": "Grades the class through the grader service",

@@ -239,7 +239,9 @@ class Class:
                "ATTN_CLASS_PREFIX": str(PREFIX), "ATTN_HUB_STATE": str(self.tmp / "state"),
                "ATTN_ROSTER": str(self.tmp / "state" / "roster.txt"), "ATTN_HUB_PASSWORD": self.password,
                "ATTN_HUB_BIND_URL": self.base, "ATTN_EXCHANGE_ROOT": str(self.tmp / "exchange"),
-               "ATTN_GRADER_PORT": str(self.ports["grader"])}
+               "ATTN_GRADER_PORT": str(self.ports["grader"]),
+               # spare uids of its own, so that a grading run elsewhere on this machine cannot collide
+               "ATTN_GRADER_UID_BASE": str(62000 + 8 * secrets.randbelow(300))}
         self.log = open(self.tmp / "state" / "hub.log", "w")
         self.hub = subprocess.Popen([str(VENV / "bin" / "jupyterhub"), "-f", str(config)], cwd=self.tmp / "state",
                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -308,6 +310,38 @@ class Class:
         finally:
             self.user(name, "DELETE", f"api/terminals/{term}")
 
+    def execute(self, name: str, kernel_id: str, code: str, timeout: float = 120) -> str:
+        """Run code in a kernel of name's server over its websocket (as a notebook does): its stdout."""
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        url = f"ws://127.0.0.1:{self.ports['proxy']}/user/{name}/api/kernels/{kernel_id}/channels"
+        msg_id, session = secrets.token_hex(8), secrets.token_hex(8)
+        request = {"header": {"msg_id": msg_id, "session": session, "username": name, "msg_type": "execute_request",
+                              "version": "5.3", "date": ""},
+                   "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                   "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                               "allow_stdin": False, "stop_on_error": True}}
+
+        async def talk():
+            ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.tokens[name]}"}))
+            ws.write_message(json.dumps(request))
+            out, deadline = "", time.monotonic() + timeout
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.read_message(), deadline - time.monotonic()))
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = msg["header"]["msg_type"]
+                if kind == "stream":
+                    out += msg["content"]["text"]
+                elif kind == "error":
+                    out += "\n".join(msg["content"]["traceback"])
+                elif kind == "execute_reply":
+                    ws.close()
+                    assert msg["content"]["status"] == "ok", f"{name}'s kernel: {out[-3000:]}"
+                    return out
+        return asyncio.run(talk())
+
     # teardown
     def teardown(self):
         if self._torn_down:
@@ -367,6 +401,19 @@ def klass():
         assert k.tmp is None or not k.tmp.exists(), f"{k.tmp} was not removed"
         stray = [p for p in k.hub_pids if os.path.exists(f"/proc/{p}")]
         assert not stray, f"processes left running: {stray}"
+
+
+# What a student's kernel holds while working through a notebook (for the memory figure).
+KERNEL_WORK = """
+import torch, matplotlib.pyplot as plt
+from attnlib.seq2seq import ModelConfig, build_model
+torch.manual_seed(0)
+model = build_model(ModelConfig(variant="bahdanau"), 64, 64)
+src, lengths, tgt = torch.randint(4, 64, (128, 30)), torch.full((128,), 30), torch.randint(4, 64, (128, 12))
+logits, weights = model(src, lengths, tgt)
+logits.logsumexp(-1).mean().backward()
+print("ok", tuple(logits.shape))
+"""
 
 
 # --- the test -------------------------------------------------------------------------------------
@@ -455,6 +502,13 @@ def test_class_workflow_on_jupyterhub(klass):
     # Memory of each running server (no kernel open: what an idle logged-in student costs).
     per_server = [memory_kib(proc_children(k.server_pids[n])) for n in k.students]
     k.measured["server_pss_mib"] = sum(per_server) / len(per_server) / 1024
+    # ... and a student at work: a kernel with torch, matplotlib and a seq2seq model's forward/backward.
+    a = k.students[0]
+    kernel = k.ok(a, "POST", "api/kernels", json={"name": "python3"})["id"]
+    printed = k.execute(a, kernel, KERNEL_WORK)
+    assert "ok (128, 12, 64)" in printed, printed
+    k.measured["server_with_kernel_pss_mib"] = memory_kib(proc_children(k.server_pids[a])) / 1024
+    k.user(a, "DELETE", f"api/kernels/{kernel}")
 
     # Instructor: collect, then grade with the safe pipeline (the grader service, as course-grade does).
     k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/collect")
@@ -477,7 +531,8 @@ def test_class_workflow_on_jupyterhub(klass):
     subs = {s["student"]: s for s in k.ok(k.instructor, "GET", f"formgrader/api/submissions/{assignment}")}
     max_score = subs[k.students[0]]["max_score"]
     assert max_score > 0, f"formgrader: {subs}; grader: {json.dumps({x: graded[x] for x in ('students', 'returncode')})}"
-    assert subs[k.students[0]]["score"] == pytest.approx(max_score), subs[k.students[0]]
+    assert subs[k.students[0]]["score"] == pytest.approx(max_score), \
+        f"{k.students[0]} (all right): {subs[k.students[0]]}; grader: {graded['students']}\n{graded['log'][-3000:]}"
     tests_of_first = _points_of(source_nb, f"{first}_tests")
     for student in k.students[1:]:
         assert subs[student]["score"] == pytest.approx(tests_of_first), \
