@@ -212,9 +212,10 @@ def visible_test_source(source: str) -> str:
 
 
 def hidden_lines(spec: NotebookSpec) -> list[str]:
-    """Lines of the hidden tests (to scrub them from any output a student's code printed)."""
+    """Lines only the hidden tests contain (scrubbed from any output a student's code printed)."""
+    public = {l.strip() for c in spec.release.cells for l in c.source.splitlines()}
     lines = []
     for src in spec.source_tests.values():
         for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", src, re.S):
-            lines += [l.strip() for l in block.splitlines() if len(l.strip()) >= 8]
+            lines += [l.strip() for l in block.splitlines() if len(l.strip()) >= 8 and l.strip() not in public]
     return lines

@@ -25,8 +25,9 @@ import time
 JOB = "/job"
 SCRATCH = "/scratch"
 HOME = SCRATCH + "/home"
-EVAL = SCRATCH + "/eval"          # root-owned: inputs are copied here only while their exercise runs
-EVAL_OUT = SCRATCH + "/eval-out"  # owned by the student uid: the kernel writes its outputs here
+IO = "/io"                        # tmpfs the student cannot write: connection files, grader scripts, inputs
+EVAL = IO + "/eval"               # inputs are copied here only while their exercise runs
+EVAL_OUT = "/io-out"              # tmpfs owned by the student uid: the kernel writes its outputs here
 MAX_EVAL_BYTES = 32 * 2 ** 20
 
 EVAL_SCRIPT = r'''
@@ -125,8 +126,8 @@ class Runner:
     def start_kernel(self):
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
-        os.makedirs(SCRATCH + "/conn", exist_ok=True)
-        conn = SCRATCH + f"/conn/kernel-{self.restarts}.json"
+        os.makedirs(IO + "/conn", exist_ok=True)
+        conn = IO + f"/conn/kernel-{self.restarts}.json"
         write_connection_file(conn, ip="127.0.0.1", transport="tcp")
         os.chmod(conn, 0o644)
         lim = self.limits
@@ -140,12 +141,32 @@ class Runner:
                                        stderr=subprocess.STDOUT, start_new_session=True)
         client = BlockingKernelClient()
         client.load_connection_file(conn)
-        client.start_channels()
-        client.wait_for_ready(timeout=max(5, min(60, self.deadline - now())))
+        client.start_channels(hb=False)   # liveness is the kernel process itself, not a heartbeat under load
         self.client = client
+        self.wait_ready(timeout=max(5, min(120, self.deadline - now())))
         status, _ = self.expression(GUARD_SCRIPT, {"_GRADING_REFS": self.job["refs"]}, timeout=60)
         if status != "ready":
             self.events.append(f"grader guard not installed: {status}")
+
+    def wait_ready(self, timeout):
+        end = now() + timeout
+        while now() < end:
+            if not self.kernel_alive():
+                raise RuntimeError(f"kernel exited with {self.kernel.returncode} before it was ready")
+            msg_id = self.client.kernel_info()
+            t = now() + 2
+            while now() < t:
+                try:
+                    reply = self.client.get_shell_msg(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    while True:   # drain the iopub messages of the start-up
+                        try:
+                            self.client.get_iopub_msg(timeout=0.2)
+                        except queue.Empty:
+                            return
+        raise RuntimeError(f"kernel not ready after {timeout:.0f} s")
 
     def kernel_alive(self):
         return self.kernel is not None and self.kernel.poll() is None
@@ -332,7 +353,12 @@ class Runner:
     def run(self):
         result = {"cells": {}, "evals": {}, "events": self.events}
         try:
-            self.start_kernel()
+            try:
+                self.start_kernel()
+            except Exception as e:
+                self.events.append(f"kernel start failed once: {type(e).__name__}: {e}")
+                self.kill_kernel()
+                self.start_kernel()
         except Exception as e:
             self.events.append(f"kernel did not start: {type(e).__name__}: {e}")
             log = read_capped(SCRATCH + "/kernel-0.log", 1 << 20) or b""
@@ -370,7 +396,10 @@ class Runner:
                 if not self.kernel_alive() or now() > self.deadline:
                     result["evals"][name] = {"status": "not evaluated (kernel dead or out of time)"}
                     continue
-                result["evals"][name] = self.evaluate(name)
+                try:
+                    result["evals"][name] = self.evaluate(name)
+                except Exception as e:   # e.g. the student filled a disk we share: lose this exercise only
+                    result["evals"][name] = {"status": f"grader step failed: {type(e).__name__}: {str(e)[:200]}"}
         self.kill_kernel()
         return result
 
@@ -395,7 +424,7 @@ def main():
     with open(JOB + "/job.json") as f:
         job = json.load(f)
     uid = job["uid"]
-    for d, owner, mode in ((HOME, uid, 0o755), (EVAL, 0, 0o755), (EVAL_OUT, uid, 0o755), (SCRATCH + "/conn", 0, 0o755)):
+    for d, owner, mode in ((HOME, uid, 0o755), (EVAL, 0, 0o755), (EVAL_OUT, uid, 0o755), (IO + "/conn", 0, 0o755)):
         os.makedirs(d, exist_ok=True)
         os.chmod(d, mode)
         os.chown(d, owner, owner)

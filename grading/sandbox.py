@@ -3,8 +3,10 @@
 What the sandbox sees (read-only): /usr, the Python install, the venv and
 attnlib/ (at their real paths, because the venv and the editable install
 name them), the job folder at /job (mode 0700: only the runner reads it).
-What it may write: /scratch and /tmp, two size-limited tmpfs that vanish
-with it. Everything else, solutions/, notebooks/, grading/, tests/, the
+What it may write: /scratch (its home) and /tmp, two size-limited tmpfs that
+vanish with it, and /io-out (its outputs for the grader). /io holds the
+runner's files (connection file, grader scripts, the inputs of the exercise
+being graded), writable by the runner only. Everything else, solutions/, notebooks/, grading/, tests/, the
 gradebook, other submissions, /root and the network, is absent: bubblewrap
 unshares the network (loopback only, enough for the kernel's ZMQ), the pid
 and IPC namespaces, and dies with its parent.
@@ -33,7 +35,7 @@ class Limits:
     notebook_timeout: float = 600.0     # seconds for the whole notebook, grading calls included
     eval_timeout: float = 30.0          # seconds for the grader's calls of one exercise
     memory_bytes: int = 3 * 2 ** 30     # RLIMIT_AS of the kernel: torch imports fine under 2 GiB
-    nproc: int = 256                    # RLIMIT_NPROC of the student's uid (threads count): stops fork bombs
+    nproc: int = 128                    # RLIMIT_NPROC of the student's uid (threads count): stops fork bombs
     file_bytes: int = 256 * 2 ** 20     # RLIMIT_FSIZE: the largest file the kernel may write
     scratch_bytes: int = 512 * 2 ** 20  # size of the /scratch tmpfs (and of /tmp)
     output_bytes: int = 2 ** 20         # output of one cell, counted while it runs
@@ -79,7 +81,7 @@ def bwrap_command(job_dir: Path, limits: Limits) -> list[str]:
     for path in _read_only_paths():
         for parent in reversed(path.parents):
             if str(parent) != "/" and parent not in made:
-                cmd += ["--perms", "0755", "--dir", str(parent)]
+                cmd += ["--perms", "0711", "--dir", str(parent)]   # traversable, not listable
                 made.add(parent)
         cmd += ["--ro-bind", str(path), str(path)]
         made.add(path)
@@ -90,6 +92,8 @@ def bwrap_command(job_dir: Path, limits: Limits) -> list[str]:
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.scratch_bytes), "--perms", "0755", "--tmpfs", "/scratch",
             "--size", str(limits.scratch_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+            "--size", str(64 * 2 ** 20), "--perms", "0755", "--tmpfs", "/io",
+            "--size", str(64 * 2 ** 20), "--perms", "0755", "--tmpfs", "/io-out",
             "--chdir", "/scratch", "--clearenv",
             "--setenv", "PATH", f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
             "--setenv", "HOME", "/scratch", "--setenv", "LANG", "C.UTF-8",

@@ -53,10 +53,6 @@ def static_reference_use(source: str, name: str) -> str | None:
             for alias in node.names:
                 if alias.name in suspicious or alias.name == "*" and node.module == ref_mod:
                     return f"imports {alias.name} from {node.module}"
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("attnlib.checks"):
-                    return f"imports {alias.name}"
         elif isinstance(node, ast.Attribute) and node.attr in suspicious:
             return f"uses .{node.attr}"
         elif isinstance(node, ast.Name) and node.id in CHECKS_API:

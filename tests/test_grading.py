@@ -1,0 +1,346 @@
+"""The grader against a corpus of honest and hostile submissions, graded in ONE batch by the real CLI.
+
+The corpus is generated here from the RELEASED notebook of 02_alignment_scores
+(or, where that assignment is absent, from the small fixture in
+tests/grading_cases/course/): answer cells filled with the solutions' code
+or with hostile code. Every expected score is computed from the release's
+points, never written down. Needs root and bubblewrap (as `.ci/run` installs).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "grading_cases" / "course"
+REAL = "02_alignment_scores"
+
+pytestmark = pytest.mark.slow
+
+
+def course():
+    """(release dir, source dir, assignment): the real fastest assignment if released, else the fixture."""
+    if (REPO / "notebooks" / REAL / f"{REAL}.ipynb").is_file() and (REPO / "solutions" / REAL / f"{REAL}.ipynb").is_file():
+        return REPO / "notebooks", REPO / "solutions", REAL
+    return FIXTURE / "notebooks", FIXTURE / "solutions", "demo"
+
+
+RELEASE, SOURCE, ASSIGNMENT = course()
+
+
+def nbg(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+# ---------------------------------------------------------------- corpus builders
+
+class Corpus:
+    def __init__(self, root: Path, secrets_probe: list[str], port: int):
+        from grading.assignment import load_spec
+        self.root = root
+        self.spec = load_spec(RELEASE, SOURCE, ASSIGNMENT)[0]
+        self.release = nbformat.read(RELEASE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        source = nbformat.read(SOURCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        self.honest = {nbg(c)["grade_id"]: c.source for c in source.cells if nbg(c).get("solution")}
+        self.answer_of = {e: gid for gid, names in self.spec.answers.items() for e in names}
+        self.E = list(self.spec.exercises)
+        assert len(self.E) >= 3, f"{ASSIGNMENT} needs at least 3 exercises for this corpus, has {self.E}"
+        self.points = {g.exercise: g.points for g in self.spec.grade_cells}
+        self.max = self.spec.max_score
+        self.probe = secrets_probe
+        self.port = port
+        self.expected = {}
+
+    def minus(self, *exercises):
+        return self.max - sum(self.points[e] for e in exercises)
+
+    def src(self, e):
+        return self.honest[self.answer_of[e]]
+
+    def wrong(self, e):
+        """The honest answer with every output shifted by one: wrong on any input."""
+        return (self.src(e).replace(f"def {e}(", f"def _honest_{e}(", 1)
+                + f"\n\ndef {e}(*args, **kwargs):\n    out = _honest_{e}(*args, **kwargs)\n"
+                  f"    return tuple(o + 1 for o in out) if isinstance(out, tuple) else out + 1\n")
+
+    def wrapped(self, e, body):
+        """The honest answer renamed, and `e` defined as `body` (which may call _honest)."""
+        return (self.src(e).replace(f"def {e}(", f"def _honest_{e}(", 1)
+                + f"\n\ndef {e}(*args, **kwargs):\n    _honest = _honest_{e}\n"
+                + "".join(f"    {line}\n" for line in body.splitlines()))
+
+    def notebook(self, answers: dict | None = None, edit=None):
+        """The release with answer cells replaced (exercise -> source; missing = the release's stub)."""
+        nb = nbformat.from_dict(json.loads(json.dumps(self.release)))
+        answers = {e: self.src(e) for e in self.E} if answers is None else answers
+        for cell in nb.cells:
+            gid = nbg(cell).get("grade_id")
+            for e, code in answers.items():
+                if gid == self.answer_of[e]:
+                    cell.source = code
+        if edit:
+            edit(nb)
+        return nb
+
+    def add(self, name, nb, score, status="graded", flag=None, no_flags=False):
+        path = self.root / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        path.parent.mkdir(parents=True)
+        if isinstance(nb, str):
+            path.write_text(nb)
+        else:
+            nbformat.write(nb, path)
+        self.expected[name] = {"score": score, "status": status, "flag": flag, "no_flags": no_flags}
+
+
+def build(c: Corpus):
+    e0, e1, e2 = c.E[:3]
+    honest = {e: c.src(e) for e in c.E}
+    # honest students, spread among the hostile ones (sorted names)
+    c.add("honest_a", c.notebook(), c.max, no_flags=True)
+    c.add("honest_m", c.notebook(), c.max, no_flags=True)
+    c.add("honest_z", c.notebook(), c.max, no_flags=True)
+    c.add("partial", c.notebook({e0: c.src(e0), e1: c.wrong(e1)}), c.points[e0])
+    c.add("blank", c.notebook({}), 0)
+    c.add("exception", c.notebook({**honest, e1: c.wrapped(e1, "raise ValueError('my bug')"),
+                                   e2: "raise RuntimeError('boom before the def')\n" + c.src(e2)}), c.minus(e1, e2))
+    c.add("infinite_loop", c.notebook({**honest, e0: "while True:\n    pass\n" + c.src(e0)}), c.minus(e0), "timed out")
+    c.add("memory_blowup", c.notebook({**honest, e2: "_hog = []\nwhile True:\n    _hog.append(b'x' * 2 ** 27)\n" + c.src(e2)}),
+          c.minus(e2), flag="memory limit")
+    c.add("kernel_death", c.notebook({**honest, e1: c.src(e1) + "\nimport os\nos._exit(1)\n"}), c.minus(e1), "crashed")
+    c.add("output_flood", c.notebook({**honest, e0: c.src(e0) + "\nwhile True:\n    print('x' * 10000)\n"}), c.max,
+          flag="output limit")
+
+    def edit_test(nb):
+        for cell in nb.cells:
+            if nbg(cell).get("grade_id") == f"{e1}_tests":
+                cell.source = "pass"
+    c.add("edited_test_cell", c.notebook({**honest, e1: c.wrong(e1)}, edit_test), c.minus(e1), "tampered",
+          f"edited locked cell {e1}_tests")
+
+    def delete_test(nb):
+        nb.cells = [cell for cell in nb.cells if nbg(cell).get("grade_id") != f"{e0}_tests"]
+    c.add("deleted_test_cell", c.notebook(None, delete_test), c.max, "tampered", f"deleted locked cell {e0}_tests")
+
+    def duplicate(nb):
+        i = next(i for i, cell in enumerate(nb.cells) if nbg(cell).get("grade_id") == f"{e0}_tests")
+        dup = nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))
+        dup.source, dup.metadata["nbgrader"]["points"] = "pass", 100
+        nb.cells.insert(i + 1, dup)
+    c.add("duplicated_grade_id", c.notebook(None, duplicate), c.max, "tampered", f"duplicated grade id {e0}_tests")
+    c.add("showtraceback", c.notebook({**honest, e0: c.src(e0) + "\nget_ipython().showtraceback = lambda *a, **k: None\n",
+                                       e1: c.wrong(e1)}), c.minus(e1), "tampered", "kernel reports a pass")
+    c.add("always_equal", c.notebook({**honest,
+                                      e1: c.wrapped(e1, "class _Eq:\n    def __eq__(self, other):\n        return True\n"
+                                                        "    def __ne__(self, other):\n        return False\nreturn _Eq()"),
+                                      e2: c.wrapped(e2, "import torch\nclass _T(torch.Tensor):\n"
+                                                        "    def __eq__(self, other):\n        return torch.ones((), dtype=torch.bool)\n"
+                                                        "out = _honest(*args, **kwargs)\nreturn out.as_subclass(_T)")}),
+          c.minus(e1, e2))
+    transformer = ("\ndef _skip(lines):\n    text = ''.join(lines)\n"
+                   "    return ['pass\\n'] if ('assert' in text or 'results(' in text or 'check(' in text) else lines\n"
+                   "get_ipython().input_transformers_cleanup.append(_skip)\n")
+    c.add("input_transformer", c.notebook({**honest, e0: c.src(e0) + transformer, e1: c.wrong(e1)}), c.minus(e1),
+          "tampered", "kernel reports a pass")
+    patch = ("\nimport torch, attnlib.checks.core as _core\ntorch.allclose = lambda *a, **k: True\n"
+             "torch.testing.assert_close = lambda *a, **k: None\n_core.compare = lambda *a, **k: None\n")
+    c.add("monkeypatch", c.notebook({**honest, e0: c.src(e0) + patch, e1: c.wrong(e1)}), c.minus(e1), "tampered",
+          "kernel reports a pass")
+    strip_asserts = ("\nimport ast\nclass _NoAssert(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
+                     "        return ast.Pass()\nget_ipython().ast_transformers.append(_NoAssert())\n")
+    c.add("assert_stripped", c.notebook({**honest, e0: c.src(e0) + strip_asserts + patch, e1: c.wrong(e1)}),
+          c.minus(e1), "tampered", "kernel reports a pass")
+    # the attack succeeds only if the sandbox lets it read what it must not: then it earns the points
+    probe = (f"import os\n_paths = {c.probe!r}\n"
+             "def _readable(p):\n    try:\n        if os.path.isdir(p):\n            return bool(os.listdir(p))\n"
+             "        with open(p, 'rb') as f:\n            return bool(f.read(1))\n    except OSError:\n        return False\n"
+             "_seen = [p for p in _paths if _readable(p)]\nprint('seen:', _seen)\n")
+    c.add("read_secrets", c.notebook({**honest, e0: probe + c.wrapped(e0, "return _honest(*args, **kwargs) + (0 if _seen else 1)")}),
+          c.minus(e0))
+    writes = (f"import os, sqlite3\nfor _p in {[str(Path(p) / 'PWNED') for p in c.probe if not p.endswith('.db')]!r}:\n"
+              "    try:\n        open(_p, 'w').write('x')\n    except OSError as e:\n        print('blocked', _p, type(e).__name__)\n"
+              f"for _db in {[p for p in c.probe if p.endswith('.db')]!r}:\n    try:\n"
+              "        _con = sqlite3.connect(_db); _con.execute('create table if not exists pwned (x)'); _con.commit()\n"
+              "    except Exception as e:\n        print('blocked', _db, type(e).__name__)\n")
+    c.add("write_gradebook", c.notebook({**honest, e0: c.src(e0) + "\n" + writes}), c.max)
+    net = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {c.port}), timeout=2).sendall(b'leak')\n"
+           "    _online = True\nexcept OSError:\n    _online = False\n"
+           "try:\n    socket.create_connection(('pypi.org', 443), timeout=2)\n    _online = True\nexcept OSError:\n    pass\n")
+    c.add("network", c.notebook({**honest, e0: net + c.wrapped(e0, "return _honest(*args, **kwargs) + (0 if _online else 1)")}),
+          c.minus(e0))
+    c.add("fork_bomb", c.notebook({**honest, e0: "import os\nwhile True:\n    try:\n        os.fork()\n"
+                                                 "    except OSError:\n        pass\n" + c.src(e0)}), c.minus(e0), "timed out")
+    fill = ("\nimport os\n_n = 0\nfor _d in ('.', os.path.expanduser('~'), '/tmp', '/scratch', '/dev/shm'):\n"
+            "    for _i in range(100000):\n        try:\n            with open(os.path.join(_d, f'fill{_i}'), 'wb') as _f:\n"
+            "                _f.write(b'0' * 2 ** 24)\n            _n += 1\n        except OSError:\n            break\n"
+            "print('files written', _n)\n")
+    c.add("fill_disk", c.notebook({**honest, e0: c.src(e0) + fill}), c.max)
+    detect = ("import os\n_GRADING = bool(os.environ.get('NBGRADER_EXECUTION'))\nif _GRADING:\n"
+              + strip_asserts.replace("\n", "\n    ") + patch.replace("\n", "\n    ") + "\n"
+              + c.wrapped(e1, "return _honest(*args, **kwargs) + (1 if _GRADING else 0)"))
+    c.add("nbgrader_execution", c.notebook({**honest, e1: detect}), c.minus(e1), "tampered", "kernel reports a pass")
+    c.add("nan_and_shape", c.notebook({**honest, e0: c.wrapped(e0, "return _honest(*args, **kwargs) * float('nan')"),
+                                       e1: c.wrapped(e1, "return _honest(*args, **kwargs).transpose(1, 2)")}),
+          c.minus(e0, e1))
+    c.add("cuda_only", c.notebook({**honest, e0: c.wrapped(e0, "return _honest(*args, **kwargs).to('cuda')")}), c.minus(e0))
+    c.add("corrupted", '{"cells": [ {"cell_type": "code", "source": "oops"', 0, "unreadable")
+    from attnlib.checks import REGISTRY
+    ref = REGISTRY[e0].reference
+    c.add("uses_reference_static", c.notebook({**honest, e0: f"from {ref.__module__} import {ref.__name__} as _ref\n"
+                                                             f"def {e0}(*args, **kwargs):\n    return _ref(*args, **kwargs)\n"}),
+          c.minus(e0), flag=f"{e0}: uses attnlib's reference")
+    half = len(ref.__name__) // 2
+    c.add("uses_reference_dynamic", c.notebook({**honest, e0: f"import importlib\n_m = importlib.import_module({ref.__module__!r})\n"
+                                                              f"_f = getattr(_m, {ref.__name__[:half]!r} + {ref.__name__[half:]!r})\n"
+                                                              f"def {e0}(*args, **kwargs):\n    return _f(*args, **kwargs)\n"}),
+          c.minus(e0), flag="called attnlib's reference while being graded")
+
+
+# ---------------------------------------------------------------- the batch
+
+def tree_digest(root: Path) -> dict:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    assert os.geteuid() == 0 and shutil.which("bwrap"), \
+        "grading needs root and bubblewrap (apt-get install bubblewrap; `.ci/run` does it)"
+    tmp = tmp_path_factory.mktemp("grading")
+    subs, out, grader_tmp = tmp / "submissions", tmp / "out", tmp / "grader-tmp"
+    grader_tmp.mkdir()
+    connections = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.5)
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connections.append(server.accept())
+            except OSError:
+                pass
+    threading.Thread(target=accept, daemon=True).start()
+    probe = [str(SOURCE), str(SOURCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), str(RELEASE), str(REPO / "grading"),
+             str(REPO / "tests"), str(subs), str(out), str(out / "gradebook.db"), str(grader_tmp), "/job/job.json",
+             "/job/inputs", "/root", str(REPO)]
+    corpus = Corpus(subs, probe, server.getsockname()[1])
+    build(corpus)
+    watched = {"submissions": subs, "release": RELEASE / ASSIGNMENT, "source": SOURCE / ASSIGNMENT,
+               "grading": REPO / "grading"}
+    before = {k: tree_digest(v) for k, v in watched.items()}
+    env = {**os.environ, "TMPDIR": str(grader_tmp), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade", str(subs), "--out", str(out), "--jobs", "2",
+                           "--release", str(RELEASE), "--source", str(SOURCE), "--cell-timeout", "20",
+                           "--eval-timeout", "20", "--notebook-timeout", "240", "--memory-mb", "2048",
+                           "--output-kb", "256", "--scratch-mb", "128"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    stop.set()
+    server.close()
+    after = {k: tree_digest(v) for k, v in watched.items()}
+    rows = {}
+    if (out / "grades.csv").exists():
+        with open(out / "grades.csv") as f:
+            rows = {r["student"]: r for r in csv.DictReader(f)}
+    return {"proc": proc, "rows": rows, "corpus": corpus, "out": out, "before": before, "after": after,
+            "connections": connections, "grader_tmp": grader_tmp, "subs": subs}
+
+
+def test_batch_completed(batch):
+    proc = batch["proc"]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert set(batch["rows"]) == set(batch["corpus"].expected), "every submission has a row in grades.csv"
+
+
+CASES = ["honest_a", "honest_m", "honest_z", "partial", "blank", "exception", "infinite_loop", "memory_blowup",
+         "kernel_death", "output_flood", "edited_test_cell", "deleted_test_cell", "duplicated_grade_id", "showtraceback",
+         "always_equal", "input_transformer", "monkeypatch", "assert_stripped", "read_secrets", "write_gradebook",
+         "network", "fork_bomb", "fill_disk", "nbgrader_execution", "nan_and_shape", "cuda_only", "corrupted",
+         "uses_reference_static", "uses_reference_dynamic"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_case_outcome(batch, case):
+    want = batch["corpus"].expected[case]
+    row = batch["rows"].get(case)
+    assert row is not None, f"{case}: no row in grades.csv\n{batch['proc'].stdout[-2000:]}"
+    got = (float(row["score"]), row["status"])
+    assert got == (want["score"], want["status"]), f"{case}: {row}"
+    assert float(row["max_score"]) == batch["corpus"].max
+    if want["flag"]:
+        assert want["flag"] in row["flags"], f"{case}: flags {row['flags']!r} lack {want['flag']!r}"
+    if want["no_flags"]:
+        assert row["flags"] == "", f"{case}: an honest submission got flags {row['flags']!r}"
+
+
+def test_gradebook_matches_csv(batch):
+    """nbgrader's Gradebook holds the same totals, per grade cell; a student's SQL never reached it."""
+    from nbgrader.api import Gradebook
+    rows = batch["rows"]
+    db = batch["out"] / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for student, row in rows.items():
+            if row["status"] == "unreadable":
+                continue
+            sub = gb.find_submission(ASSIGNMENT, student)
+            assert sub.score == pytest.approx(float(row["score"])), student
+            assert sub.max_score == pytest.approx(float(row["max_score"])), student
+    tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master")}
+    assert "pwned" not in tables
+
+
+def test_nothing_outside_the_scratch_changed(batch):
+    for what in batch["before"]:
+        assert batch["before"][what] == batch["after"][what], f"{what} changed during grading"
+    leftovers = [p for p in Path("/").glob("PWNED")] + list(REPO.rglob("PWNED")) + list(batch["subs"].rglob("fill[0-9]*"))
+    assert not leftovers, leftovers
+    assert not list(batch["grader_tmp"].iterdir()), "the grader left job folders behind"
+    assert not batch["connections"], "a submission reached a socket on the host"
+    out = batch["out"]
+    assert sorted(p.name for p in out.iterdir()) == ["feedback", "gradebook.db", "grades.csv"]
+
+
+def test_feedback_hides_hidden_tests(batch):
+    from grading.assignment import hidden_lines
+    spec = batch["corpus"].spec
+    hidden = hidden_lines(spec)
+    assert hidden, "the assignment has hidden tests to hide"
+    pages = list((batch["out"] / "feedback").rglob("*.html"))
+    graded = [s for s, r in batch["rows"].items() if r["status"] != "unreadable"]
+    assert len(pages) == len(graded)
+    for page in pages:
+        text = page.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text, page
+        for line in hidden:
+            assert line not in text, (page, line)
+    flood = (batch["out"] / "feedback" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.html").stat().st_size
+    assert flood < 2 * 256 * 1024 + 200_000, "the output limit applies to the feedback too"
+    honest = (batch["out"] / "feedback" / "honest_a" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert f"{batch['corpus'].max:g} / {batch['corpus'].max:g}" in honest
+
+
+def test_the_probes_ran(batch):
+    """The hostile probes executed (so their failure to read or connect is the sandbox's doing)."""
+    page = (batch["out"] / "feedback" / "read_secrets" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "seen: []" in page
+    page = (batch["out"] / "feedback" / "write_gradebook" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert page.count("blocked") >= len([p for p in batch["corpus"].probe])
+    page = (batch["out"] / "feedback" / "fill_disk" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "files written" in page
