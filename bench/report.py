@@ -74,11 +74,11 @@ def write(out_dir: str, meta: dict, rows: list, scaling: dict) -> list:
         json.dump(_jsonable({"meta": meta, "rows": [r.to_dict() for r in rows], "scaling": scaling}), f, indent=1)
         f.write("\n")
     if scaling:
-        paths.append(plot(os.path.join(out_dir, "scaling.png"), scaling))
+        paths.append(plot(os.path.join(out_dir, "scaling.png"), scaling, meta.get("plot_title", "")))
     return paths
 
 
-def plot(path: str, scaling: dict) -> str:
+def plot(path: str, scaling: dict, title: str = "") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,7 +99,7 @@ def plot(path: str, scaling: dict) -> str:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Alignment scores, B=64 T=30 H=A=128, 2 CPU threads, float32", fontsize=10)
+    fig.suptitle(title or "Alignment scores, forward + backward", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
