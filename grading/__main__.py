@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/<assignment>/*.ipynb")
-    g.add_argument("submissions", type=Path)
+    g.add_argument("submissions", help="folder of SUBMISSIONS/<student>/<assignment>/*.ipynb")
     g.add_argument("--out", type=Path, default=Path("grading-output"), help="gradebook.db, grades.csv, feedback/")
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: all cores)")
     g.add_argument("--release", type=Path, default=Path("notebooks"), help="released notebooks (code outside answers)")
@@ -29,6 +29,9 @@ def main(argv=None) -> int:
     g.add_argument("--scratch-mb", type=int, default=d.scratch_bytes // 2 ** 20, help="size of each writable tmpfs")
     g.add_argument("--uid-base", type=int, default=61000, help="first spare uid (one per worker)")
     args = parser.parse_args(argv)
+    if not args.submissions.strip():
+        parser.error("give the submissions folder: python -m grading grade SUBMISSIONS (make grade SUBMISSIONS=path)")
+    args.submissions = Path(args.submissions)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
     if min(args.cell_timeout, args.notebook_timeout, args.eval_timeout) <= 0:

@@ -195,7 +195,9 @@ def discover(submissions: Path, known: set[str]) -> tuple[list[tuple[str, str, P
 
 
 def write_gradebook(out: Path, release: Path, source: Path, records: list[Record]) -> None:
+    import warnings
     from nbgrader.api import Gradebook, MissingEntry
+    warnings.filterwarnings("ignore", message=".*not in session.*")   # nbgrader's own add_submission, harmless
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         for assignment in sorted({r.assignment for r in records if r.grades}):
             gb.update_or_create_assignment(assignment)
