@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import shutil
@@ -93,8 +94,10 @@ def test_notebooks_folder_is_generated_from_solutions(tmp_path):
         for i, (f, o) in enumerate(zip(fc, oc)):
             if f != o:
                 what = "type" if f[0] != o[0] else "source" if f[1] != o[1] else "metadata"
-                problems.append(f"notebooks/{a}/{a}.ipynb cell {i}: {what} differs from the regenerated one "
-                                f"(committed {o[1][:60]!r}..., regenerated {f[1][:60]!r}...)")
+                diff = [d for d in difflib.unified_diff(f[1].splitlines(), o[1].splitlines(), "regenerated", "committed",
+                                                        lineterm="", n=0) if d[:1] in "+-"][2:6]
+                detail = "; ".join(diff) if what == "source" else f"committed {o[2]} vs regenerated {f[2]}"
+                problems.append(f"notebooks/{a}/{a}.ipynb cell {i}: {what} differs from the regenerated one ({detail})")
         if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in ours.cells):
             problems.append(f"notebooks/{a}/{a}.ipynb: a released notebook must carry no outputs")
     assert not problems, "notebooks/ is out of sync with solutions/ (run `make release`):\n" + "\n".join(problems)
