@@ -82,7 +82,14 @@ chmod -R a+rX "$PREFIX"
 # --- 4. configurable-http-proxy (the hub's proxy) --------------------------------------------------
 chp="$DEPLOY/node_modules/.bin/configurable-http-proxy"
 if [ ! -x "$chp" ] || [ "$DEPLOY/package-lock.json" -nt "$DEPLOY/node_modules/.package-lock.json" ]; then
-  command -v npm >/dev/null || die "npm not found: apt-get install -y nodejs npm"
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing nodejs and npm"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+      die "npm not found: apt-get install -y nodejs npm"
+    fi
+  fi
   say "installing configurable-http-proxy into deploy/node_modules"
   npm ci --prefix "$DEPLOY" --no-fund --no-audit --loglevel=error >/dev/null
 fi

@@ -510,18 +510,16 @@ def test_class_workflow_on_jupyterhub(klass):
     k.measured["server_with_kernel_pss_mib"] = memory_kib(proc_children(k.server_pids[a])) / 1024
     k.user(a, "DELETE", f"api/kernels/{kernel}")
 
-    # Instructor: collect, then grade with the safe pipeline (the grader service, as course-grade does).
+    # Instructor: collect, then grade with the safe pipeline: `course-grade` in a JupyterLab terminal
+    # calls the hub's grader service with the server's own token.
     k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/collect")
     for student in k.students:
         assert (course / "submitted" / student / assignment / nb_name).is_file(), f"{student}'s work not collected"
     t0 = time.perf_counter()
-    r = requests.post(f"{k.base}/services/grader/api/grade/{assignment}", timeout=900,
-                      headers={"Authorization": f"token {k.tokens[k.instructor]}"})
+    rc, graded_log = k.terminal(k.instructor, f"course-grade {assignment}", timeout=900)
     k.measured["grading_s"] = time.perf_counter() - t0
     k.measured["grading_s_per_student"] = k.measured["grading_s"] / len(k.students)
-    assert r.status_code == 200, f"grading: {r.status_code} {r.text[-4000:]}"
-    graded = r.json()
-    assert graded["success"], graded.get("log")
+    assert rc == 0, f"course-grade exited {rc}:\n{graded_log[-4000:]}"
     # Students may not use the grader.
     r = requests.post(f"{k.base}/services/grader/api/grade/{assignment}", timeout=30,
                       headers={"Authorization": f"token {k.tokens[k.students[0]]}"})
@@ -530,14 +528,14 @@ def test_class_workflow_on_jupyterhub(klass):
     # Scores, as the formgrader shows them.
     subs = {s["student"]: s for s in k.ok(k.instructor, "GET", f"formgrader/api/submissions/{assignment}")}
     max_score = subs[k.students[0]]["max_score"]
-    assert max_score > 0, f"formgrader: {subs}; grader: {json.dumps({x: graded[x] for x in ('students', 'returncode')})}"
+    assert max_score > 0, f"formgrader: {subs}; course-grade:\n{graded_log[-3000:]}"
     assert subs[k.students[0]]["score"] == pytest.approx(max_score), \
-        f"{k.students[0]} (all right): {subs[k.students[0]]}; grader: {graded['students']}\n{graded['log'][-3000:]}"
+        f"{k.students[0]} (all right): {subs[k.students[0]]}; course-grade:\n{graded_log[-3000:]}"
     tests_of_first = _points_of(source_nb, f"{first}_tests")
     for student in k.students[1:]:
         assert subs[student]["score"] == pytest.approx(tests_of_first), \
             f"{student} (only {first} right) scored {subs[student]['score']}, expected {tests_of_first}/{max_score}; " \
-            f"grader: {graded['students']}\n{graded['log'][-3000:]}"
+            f"course-grade:\n{graded_log[-3000:]}"
 
     # Release feedback; each student fetches their own.
     k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/release_feedback")

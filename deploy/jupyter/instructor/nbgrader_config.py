@@ -7,6 +7,11 @@ import os
 
 c = get_config()  # noqa: F821 (provided by traitlets)
 
-c.CourseDirectory.root = os.environ.get("ATTN_COURSE_DIR", os.path.expanduser("~/attention-course"))
+ROOT = os.environ.get("ATTN_COURSE_DIR", os.path.expanduser("~/attention-course"))
+# The course's own nbgrader_config.py (stubs, timeouts, ignored files), so that the formgrader's
+# "Generate" makes the same release as `make release`.
+if os.path.isfile(os.path.join(ROOT, "nbgrader_config.py")):
+    load_subconfig(os.path.join(ROOT, "nbgrader_config.py"))  # noqa: F821 (provided by traitlets)
+c.CourseDirectory.root = ROOT
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
