@@ -1,0 +1,268 @@
+"""The course in a real JupyterLab, driven by a real browser (Playwright + Debian's Chromium).
+
+- each explorer of attnlib.widgets: open its notebook (tests/browser/*.ipynb), Run All
+  Cells, move a slider / type / pick a variant, and check that the view changed;
+- every learner notebook notebooks/*/*.ipynb runs up to its first exercise without error;
+- `make lab` serves the course: the file browser lists the eight assignment folders.
+
+JupyterLab runs on 127.0.0.1 with a fresh HOME and Jupyter dirs, a known token and
+no network features; it is stopped at the end. Screenshots go to artifacts/browser/.
+Needs /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it).
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from lab import (  # noqa: E402
+    NOTEBOOK, REPO, LabServer, browser, cells, errors, free_port, isolated_env, open_notebook, run_menu, screenshot, wait_executed,
+)
+
+from playwright.sync_api import expect  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FIXTURES = Path(__file__).resolve().parent / "browser"
+ASSIGNMENTS = ["01_bottleneck", "02_alignment_scores", "03_softmax_weights", "04_context_vector",
+               "05_luong_dot", "06_luong_general", "07_bahdanau_additive", "08_side_by_side"]
+STUDENT_NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*/*.ipynb"))
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a copy of notebooks/ and the explorer fixtures; models trained once."""
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "root"
+    (root / "explorers").mkdir(parents=True)
+    for f in [*FIXTURES.glob("*.ipynb"), FIXTURES / "fixture_models.py"]:
+        shutil.copy(f, root / "explorers" / f.name)
+    if (REPO / "notebooks").is_dir():  # a copy: nothing the browser does can touch the committed notebooks
+        shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    port, token = free_port(), secrets.token_hex(16)
+    models = REPO / "artifacts" / "browser-models"  # a cache across runs (gitignored); stale files are retrained
+    env = isolated_env(tmp / "env", port, token, {"ATTN_BROWSER_MODELS": str(models)})
+    server = LabServer.start([sys.executable, "-m", "jupyter", "lab"], env, root, port, token, tmp / "lab.log")
+    server.models_dir = models
+    try:
+        yield server
+    finally:
+        assert server.stop(), f"JupyterLab did not stop on SIGTERM:\n{server.tail()}"
+
+
+@pytest.fixture(scope="module")
+def trained(lab):
+    """Train the fixture models once (in this process); the notebooks then only load them."""
+    from fixture_models import get_models
+
+    get_models(lab.models_dir)
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    with browser() as c:
+        yield c
+
+
+@pytest.fixture
+def page_of(lab, ctx, request):
+    """Open a notebook of the served folder; afterwards close the page and shut its kernels down."""
+    pages = []
+
+    def open_(relpath):
+        page = open_notebook(ctx, lab, relpath)
+        pages.append(page)
+        return page
+
+    yield open_
+    for i, page in enumerate(pages):
+        screenshot(page, f"last-{request.node.name}-{i}")  # the final state, passed or failed
+        page.close()
+    lab.shutdown_kernels()
+
+
+def run_all(page):
+    run_menu(page, "Run All Cells")
+    wait_executed(page)
+    assert not errors(page), "error output after Run All Cells:\n" + "\n".join(errors(page))
+    assert all(re.fullmatch(r"\[\d+\]:", c["prompt"].strip()) for c in cells(page) if c["code"]), \
+        f"not every code cell ran: {[c['prompt'] for c in cells(page) if c['code']]}"
+
+
+def press(page, handle, key: str, times: int):
+    handle.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+# --------------------------------------------------------------------------- explorers
+
+
+def test_softmax_explorer_in_browser(page_of):
+    page = page_of("explorers/softmax_explorer.ipynb")
+    run_all(page)
+    explorer = page.locator(".attn-softmax-explorer")
+    expect(explorer).to_be_visible()
+    readout, plot = explorer.locator(".attn-readout"), explorer.locator("img.attn-plot")
+    expect(plot).to_have_attribute("src", re.compile(r"^blob:|^data:"))
+    screenshot(page, "softmax-1-after-run")
+
+    def row(i):  # "position, score, weight, masked?" as shown
+        return readout.locator("tr").nth(i + 1).locator("td").all_inner_texts()
+
+    def cell(i, j):
+        return readout.locator("tr").nth(i + 1).locator("td").nth(j)
+
+    assert row(0)[:2] == ["0", "+2.0"] and row(2)[2:] == ["0.000", "masked"]
+    before_text, before_src, before_w0 = readout.inner_text(), plot.get_attribute("src"), float(row(0)[2])
+    press(page, explorer.locator(".widget-slider .noUi-handle").first, "ArrowRight", 5)
+    expect(explorer.locator(".widget-readout").first).to_have_text("2.5")
+    expect(cell(0, 1)).to_have_text("+2.5")  # the kernel has seen the last key press
+    expect(plot).not_to_have_attribute("src", before_src)
+    assert readout.inner_text() != before_text and float(row(0)[2]) > before_w0  # a higher score, a larger weight
+    # the masked position: its score moves, its weight stays exactly 0
+    press(page, explorer.locator(".widget-slider .noUi-handle").nth(2), "ArrowRight", 20)
+    expect(cell(2, 1)).to_have_text("+2.5")
+    assert row(2)[2:] == ["0.000", "masked"]
+    # the temperature slider (last) changes the weights too
+    before_text = readout.inner_text()
+    press(page, explorer.locator(".widget-slider .noUi-handle").last, "ArrowRight", 10)
+    expect(explorer.locator(".widget-readout").last).to_have_text("2.0")
+    expect(readout).not_to_have_text(before_text)
+    explorer.screenshot(path=str(REPO / "artifacts/browser/softmax-2-widget.png"))
+    screenshot(page, "softmax-3-after-moves")
+    assert not errors(page), "\n".join(errors(page))
+
+
+def test_step_explorer_in_browser(trained, page_of):
+    page = page_of("explorers/step_explorer.ipynb")
+    run_all(page)
+    explorer = page.locator(".attn-step-explorer")
+    expect(explorer).to_be_visible()
+    top, plot = explorer.locator(".attn-top"), explorer.locator("img.attn-plot")
+    expect(top).to_contain_text("step 0 wrote")
+    expect(explorer.locator(".attn-prediction")).to_contain_text("3 June 1999 →")
+    assert len(re.findall(r"\d\.\d{3} on", top.inner_text())) == 3  # the top-3 weights as numbers
+    screenshot(page, "step-1-after-run")
+    before_src = plot.get_attribute("src")
+    press(page, explorer.locator(".widget-slider .noUi-handle").first, "ArrowRight", 2)
+    expect(top).to_contain_text("step 2 wrote")
+    expect(plot).not_to_have_attribute("src", before_src)
+    explorer.screenshot(path=str(REPO / "artifacts/browser/step-2-widget.png"))
+    assert not errors(page), "\n".join(errors(page))
+
+
+def test_variant_explorer_in_browser(trained, page_of):
+    page = page_of("explorers/variant_explorer.ipynb")
+    run_all(page)
+    explorer = page.locator(".attn-variant-explorer")
+    expect(explorer).to_be_visible()
+    text, dropdown = explorer.locator(".widget-text input"), explorer.locator(".widget-dropdown select")
+    message, prediction = explorer.locator(".attn-message"), explorer.locator(".attn-prediction")
+    plot, top = explorer.locator("img.attn-plot"), explorer.locator(".attn-top")
+    expect(prediction).to_contain_text("Bahdanau: 3 June 1999 →")  # the last variant is the default
+    expect(plot).to_be_visible()
+    screenshot(page, "variant-1-after-run")
+    first_src = plot.get_attribute("src")
+
+    text.fill("3 Ju§e 1999")
+    expect(message).to_contain_text("Unknown character '§'")
+    expect(plot).to_be_hidden()
+    screenshot(page, "variant-2-unknown-character")
+    text.fill("3 June 1999 " * 5)
+    expect(message).to_contain_text("60 characters long")
+    text.fill("12 mars 2001")
+    expect(message).to_have_text("")
+    expect(prediction).to_contain_text("12 mars 2001 →")
+    expect(plot).to_be_visible()
+    expect(plot).not_to_have_attribute("src", first_src)
+
+    dropdown.select_option("none")
+    expect(message).to_contain_text("no attention")
+    expect(prediction).to_contain_text("none: 12 mars 2001 →")
+    expect(plot).to_be_hidden()
+    dropdown.select_option("Luong dot")
+    expect(message).to_have_text("")
+    expect(prediction).to_contain_text("Luong dot: 12 mars 2001 →")
+    expect(top).to_contain_text("step 0 wrote")
+    src = plot.get_attribute("src")
+    press(page, explorer.locator(".widget-slider .noUi-handle").first, "ArrowRight", 3)
+    expect(top).to_contain_text("step 3 wrote")
+    expect(plot).not_to_have_attribute("src", src)
+    explorer.screenshot(path=str(REPO / "artifacts/browser/variant-3-widget.png"))
+    assert not errors(page), "\n".join(errors(page))
+
+
+# --------------------------------------------------------------------------- learner notebooks
+
+
+def first_exercise(path: Path) -> int | None:
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code" and "raise NotImplementedError" in "".join(cell["source"]):
+            return i
+    return None
+
+
+@pytest.mark.parametrize("notebook", STUDENT_NOTEBOOKS or [None], ids=STUDENT_NOTEBOOKS or ["no-notebooks"])
+def test_student_notebook_runs_to_first_exercise(notebook, page_of):
+    if notebook is None:
+        pytest.fail("no learner notebooks: notebooks/*/*.ipynb is empty (run `make release`)")
+    k = first_exercise(REPO / notebook)
+    page = page_of(notebook)
+    if k is None:  # no exercise: the whole notebook must run
+        run_menu(page, "Run All Cells")
+        wait_executed(page)
+    elif any(c["code"] for c in cells(page)[:k]):
+        page.locator(f"{NOTEBOOK} .jp-Cell").nth(k).locator(".jp-InputPrompt").click()
+        run_menu(page, "Run All Above Selected Cell")
+        wait_executed(page, upto=k)
+    shown = cells(page)
+    assert len(shown) == len(json.loads((REPO / notebook).read_text())["cells"])
+    screenshot(page, "student-" + Path(notebook).stem)
+    assert not errors(page), f"{notebook}: error output before the first exercise:\n" + "\n".join(errors(page))
+    above = shown if k is None else shown[:k]
+    assert all(re.fullmatch(r"\[\d+\]:", c["prompt"].strip()) for c in above if c["code"]), \
+        f"{notebook}: not every cell above the first exercise ran: {[c['prompt'] for c in above if c['code']]}"
+
+
+# --------------------------------------------------------------------------- make lab
+
+
+def test_make_lab_serves_the_course(tmp_path):
+    """`make lab` (without reinstalling: -o the venv stamp) serves notebooks/ with its eight folders; stops on SIGTERM."""
+    port, token = free_port(), secrets.token_hex(16)
+    env = isolated_env(tmp_path / "env", port, token)
+    make = shutil.which("make")
+    assert make, "make is not installed"
+    server = LabServer.start([make, "-o", ".venv/.installed", "lab"], env, REPO, port, token, tmp_path / "make-lab.log")
+    try:
+        listing = sorted(item["name"] for item in server.api("api/contents")["content"] if item["type"] == "directory")
+        assert set(ASSIGNMENTS) <= set(listing), f"`make lab` serves {listing}, expected the folders {ASSIGNMENTS}"
+        with browser() as c:
+            page = c.new_page()
+            page.goto(server.url("lab"))
+            items = page.locator(".jp-DirListing-content .jp-DirListing-itemText")
+            expect(items.first).to_be_visible(timeout=90_000)
+            expect(items).to_have_count(len(listing))
+            shown = items.all_inner_texts()
+            screenshot(page, "make-lab")
+            assert not page.locator(".jp-Dialog").count(), "a dialog popped up in a fresh JupyterLab"
+        assert set(ASSIGNMENTS) <= set(shown), f"the file browser shows {shown}, expected {ASSIGNMENTS}"
+    finally:
+        clean = server.stop()
+    assert clean, f"`make lab` did not stop on SIGTERM:\n{server.tail()}"
+    assert not server.server_files(), "the server left its jpserver-*.json behind: it did not shut down cleanly"
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers after `make lab` stopped"
