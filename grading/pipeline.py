@@ -247,6 +247,10 @@ def grade_all(submissions: Path, out: Path, release: Path, source: Path, jobs: i
         _spec(str(release), str(source), assignment)      # a broken release fails here, before any sandbox
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs, len(todo) or 1))
+    busy = sandbox.uids_in_use(range(uid_base, uid_base + jobs))
+    if busy:
+        raise sandbox.SandboxError(f"uids {sorted(busy)} already run processes (another grading run?): "
+                                   f"choose other spare uids with --uid-base")
     ctx = multiprocessing.get_context("spawn")
     uids = ctx.Queue()
     for i in range(jobs):

@@ -125,6 +125,27 @@ def kill_uid(uid: int) -> None:
                 pass
 
 
+def uids_in_use(uids) -> set[int]:
+    """The uids among `uids` that own a running process or a user account (not spare)."""
+    import pwd
+    wanted, found = set(uids), set()
+    for uid in wanted:
+        try:
+            pwd.getpwuid(uid)
+            found.add(uid)
+        except KeyError:
+            pass
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+            except OSError:
+                continue
+            if uid in wanted:
+                found.add(uid)
+    return found
+
+
 def run_job(job_dir: Path, limits: Limits, uid: int) -> tuple[bytes | None, str]:
     """Run runner.py on job_dir in a fresh sandbox; return (stdout bytes or None, what happened)."""
     shutil.copy(RUNNER, job_dir / "runner.py")

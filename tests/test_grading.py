@@ -111,7 +111,10 @@ def build(c: Corpus):
     c.add("honest_a", c.notebook(), c.max, no_flags=True)
     c.add("honest_m", c.notebook(), c.max, no_flags=True)
     c.add("honest_z", c.notebook(), c.max, no_flags=True)
-    c.add("partial", c.notebook({e0: c.src(e0), e1: c.wrong(e1)}), c.points[e0])
+    def drop_answer(nb):
+        nb.cells = [cell for cell in nb.cells if nbg(cell).get("grade_id") != c.answer_of[e2]]
+    c.add("partial", c.notebook({e0: c.src(e0), e1: c.wrong(e1)}, drop_answer), c.points[e0],
+          flag=f"missing answer cell {c.answer_of[e2]}")
     c.add("blank", c.notebook({}), 0)
     c.add("exception", c.notebook({**honest, e1: c.wrapped(e1, "raise ValueError('my bug')"),
                                    e2: "raise RuntimeError('boom before the def')\n" + c.src(e2)}), c.minus(e1, e2))
@@ -209,12 +212,33 @@ def build(c: Corpus):
 
 # ---------------------------------------------------------------- the batch
 
+SKIP = {".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+
+
 def tree_digest(root: Path) -> dict:
+    """sha256 of every file under root (the repo: without .git, .venv and caches), and who owns it."""
     out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP]
+        for name in filenames:
+            p = Path(dirpath) / name
+            if p.is_file() and not p.is_symlink():
+                out[str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_uid)
     return out
+
+
+def sandbox_owned(root: Path, uid_base: int) -> list[str]:
+    """Files or folders under root owned by a sandbox uid (what a student's code would have created)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            try:
+                if uid_base <= p.lstat().st_uid < uid_base + 64:
+                    found.append(str(p))
+            except OSError:
+                pass
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +267,11 @@ def batch(tmp_path_factory):
              "/job/inputs", "/root", str(REPO)]
     corpus = Corpus(subs, probe, server.getsockname()[1])
     build(corpus)
-    watched = {"submissions": subs, "release": RELEASE / ASSIGNMENT, "source": SOURCE / ASSIGNMENT,
-               "grading": REPO / "grading"}
+    # Hashed: the submissions and every course file a student would want to change. The rest of the repo is
+    # checked by owner (nothing may belong to a sandbox uid) and for the hostile cases' markers: other tests and
+    # tools write there while this one runs (artifacts/, checkpoints), so a whole-tree hash would be flaky.
+    watched = {"submissions": subs, "release": RELEASE, "source": SOURCE, "grading": REPO / "grading",
+               "cases": REPO / "tests" / "grading_cases"}
     before = {k: tree_digest(v) for k, v in watched.items()}
     env = {**os.environ, "TMPDIR": str(grader_tmp), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     proc = subprocess.run([sys.executable, "-m", "grading", "grade", str(subs), "--out", str(out), "--jobs", "2",
@@ -254,6 +281,7 @@ def batch(tmp_path_factory):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     stop.set()
     server.close()
+    print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])   # the timing line
     after = {k: tree_digest(v) for k, v in watched.items()}
     rows = {}
     if (out / "grades.csv").exists():
@@ -308,8 +336,13 @@ def test_gradebook_matches_csv(batch):
 
 def test_nothing_outside_the_scratch_changed(batch):
     for what in batch["before"]:
-        assert batch["before"][what] == batch["after"][what], f"{what} changed during grading"
-    leftovers = [p for p in Path("/").glob("PWNED")] + list(REPO.rglob("PWNED")) + list(batch["subs"].rglob("fill[0-9]*"))
+        before, after = batch["before"][what], batch["after"][what]
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        assert not changed, f"{what}: files changed during grading: {changed[:20]}"
+    for root in (REPO, Path(sys.prefix), batch["subs"], batch["out"]):
+        assert not sandbox_owned(root, 61000), f"files created by a sandbox uid under {root}"
+    leftovers = [p for p in Path("/").glob("PWNED")] + list(REPO.rglob("PWNED")) + list(batch["subs"].rglob("fill[0-9]*")) \
+        + list(Path(sys.prefix).rglob("PWNED"))
     assert not leftovers, leftovers
     assert not list(batch["grader_tmp"].iterdir()), "the grader left job folders behind"
     assert not batch["connections"], "a submission reached a socket on the host"
