@@ -90,7 +90,7 @@ def train_variant(variant: str, data, steps: int, eval_every: int, seed: int = 0
         "train_seconds": round(seconds, 3),
         "clock": "process CPU seconds (time.process_time), one thread, evaluation included",
         "wall_seconds": round(wall, 3),
-        "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()},
+        "machine": {"threads": torch.get_num_threads(), "torch": str(torch.__version__), "python": platform.python_version()},
     }
     return model, extra
 
