@@ -94,4 +94,14 @@ if [ ! -x "$chp" ] || [ "$DEPLOY/package-lock.json" -nt "$DEPLOY/node_modules/.p
   npm ci --prefix "$DEPLOY" --no-fund --no-audit --loglevel=error >/dev/null
 fi
 
+# Students need nothing from this checkout (the venv and the config are copies): keep its solutions/ private.
+if [ -d "$REPO/solutions" ] && [ "$(id -u)" = 0 ]; then
+  d="$REPO"
+  while [ "$d" != / ]; do
+    [ "$(( 0$(stat -c %a "$d") & 01 ))" = 0 ] && break   # others cannot pass through this folder
+    d="$(dirname "$d")"
+  done
+  [ "$d" = / ] && say "warning: $REPO is readable by other users, so students could read solutions/: chmod 0700 $REPO"
+fi
+
 say "ready: $VENV ($("$VENV/bin/python" -c 'from importlib.metadata import version as v; print(*(f"{p} {v(p)}" for p in ("torch", "jupyterhub", "nbgrader", "attnlib")), sep=", ")'))"

@@ -383,6 +383,7 @@ class Class:
             except KeyError:
                 pass
         if self.tmp is not None:
+            print(f"--- end of the hub's log ---\n{self.hub_log()}")  # pytest shows it when the test fails
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
