@@ -270,7 +270,7 @@ def batch(tmp_path_factory):
     # Hashed: the submissions and every course file a student would want to change. The rest of the repo is
     # checked by owner (nothing may belong to a sandbox uid) and for the hostile cases' markers: other tests and
     # tools write there while this one runs (artifacts/, checkpoints), so a whole-tree hash would be flaky.
-    watched = {"submissions": subs, "release": RELEASE, "source": SOURCE, "grading": REPO / "grading",
+    watched = {"submissions": subs, "release": RELEASE / ASSIGNMENT, "source": SOURCE / ASSIGNMENT, "grading": REPO / "grading",
                "cases": REPO / "tests" / "grading_cases"}
     before = {k: tree_digest(v) for k, v in watched.items()}
     env = {**os.environ, "TMPDIR": str(grader_tmp), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
