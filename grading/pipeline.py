@@ -23,7 +23,7 @@ from pathlib import Path
 from . import sandbox
 from .assignment import AssignmentError, hidden_lines, load_spec, read_submission, rebuild
 from .feedback import render
-from .scoring import judge, make_secret, reference_target, static_reference_use
+from .scoring import judge, make_secret, reference_targets, static_reference_use
 
 STATUSES = ("graded", "timed out", "crashed", "tampered", "unreadable")   # CSV status, worst last
 _UID = None
@@ -111,7 +111,7 @@ def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox
     for gid, names in spec.answers.items():
         for name in names:
             static[name] = static_reference_use(rebuilt.answers.get(gid, ""), name)
-    refs = {n: t for n in spec.exercises if (t := reference_target(n)) is not None}
+    refs = {n: reference_targets(n) for n in spec.exercises}
     job_dir = Path(tempfile.mkdtemp(prefix="grading-job-"))
     try:
         (job_dir / "inputs").mkdir()

@@ -36,15 +36,16 @@ g = sys.modules.get("_grading_guard")
 NAME, IN, OUT = _GRADING_ARGS
 fn = _GRADING_FN
 meta = {"errors": [], "kinds": []}
-ref = g.refs.get(NAME) if g is not None else None
+guarded = g.refs.get(NAME, []) if g is not None else []
 tripped = []
-if ref is not None and g.codes.get(NAME) is not None:
+if guarded:
     g.armed = NAME
     g.hits.clear()
-    try:
-        ref.__code__ = g.trip_code
-    except Exception as e:
-        meta["errors"].append("tripwire: " + repr(e)[:200])
+    for ref, code in guarded:
+        try:
+            ref.__code__ = g.trip_code
+        except Exception as e:
+            meta["errors"].append("tripwire: " + repr(e)[:200])
 cases = torch.load(IN, weights_only=True)["cases"]
 outs = []
 try:
@@ -67,8 +68,9 @@ try:
         meta["errors"].append("")
         outs.append([p if p is not None else torch.zeros(0) for p in plain])
 finally:
-    if ref is not None and g.codes.get(NAME) is not None:
-        ref.__code__ = g.codes[NAME]
+    if guarded:
+        for ref, code in guarded:
+            ref.__code__ = code
         tripped = sorted(g.hits)
         g.armed = None
 meta["tripped"] = tripped
@@ -83,23 +85,25 @@ RESULT = "done"
 GUARD_SCRIPT = r'''
 import sys, types, importlib
 g = types.ModuleType("_grading_guard")
-g.refs, g.codes, g.hits, g.armed = {}, {}, set(), None
+g.refs, g.hits, g.armed = {}, set(), None
 def _trip(*args, **kwargs):
     gg = __import__("sys").modules.get("_grading_guard")
     if gg is not None and gg.armed:
         gg.hits.add(gg.armed)
     raise RuntimeError("attnlib's reference for this exercise is not available while grading")
 g.trip_code = _trip.__code__
-for name, (mod, qual) in _GRADING_REFS.items():
-    try:
-        obj = importlib.import_module(mod)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-        g.refs[name] = obj
-        code = getattr(obj, "__code__", None)
-        g.codes[name] = code if code is not None and not code.co_freevars else None
-    except Exception:
-        pass
+for name, targets in _GRADING_REFS.items():
+    g.refs[name] = []
+    for mod, qual in targets:
+        try:
+            obj = importlib.import_module(mod)
+            for part in qual.split("."):
+                obj = getattr(obj, part)
+            code = getattr(obj, "__code__", None)
+            if code is not None and not code.co_freevars:
+                g.refs[name].append((obj, code))
+        except Exception:
+            pass
 sys.modules["_grading_guard"] = g
 RESULT = "ready"
 '''

@@ -25,13 +25,37 @@ N_SEEDS = 3
 CHECKS_API = {"implemented", "REGISTRY", "reference", "run_case", "__code__", "__wrapped__"}
 
 
-def reference_target(name: str):
-    """(module, qualname) of the exercise's reference function, for the sandbox's tripwire; None if not a plain one."""
+def _attnlib_functions(name: str) -> list:
+    """attnlib's own functions called `name` (e.g. attnlib.attention.masked_softmax), wherever a module holds one."""
+    import importlib
+    import pkgutil
+    import types
+
+    import attnlib
+    found = []
+    for info in pkgutil.walk_packages(attnlib.__path__, "attnlib."):
+        if info.name.startswith("attnlib.checks") or info.name.endswith(("widgets", "viz")):
+            continue
+        try:
+            mod = importlib.import_module(info.name)
+        except Exception:
+            continue
+        fn = getattr(mod, name, None)
+        if isinstance(fn, types.FunctionType) and (fn.__module__ or "").startswith("attnlib") and fn not in found:
+            found.append(fn)
+    return found
+
+
+def reference_targets(name: str) -> list[tuple[str, str]]:
+    """(module, qualname) of the functions the sandbox's tripwire guards while `name` is graded.
+
+    The registered reference when it is a plain function, and attnlib's own
+    function of the same name (a lambda reference usually wraps it).
+    """
     ref = REGISTRY[name].reference
-    mod, qual = getattr(ref, "__module__", None), getattr(ref, "__qualname__", "")
-    if not mod or "<" in qual or not hasattr(ref, "__code__"):
-        return None
-    return mod, qual
+    fns = ([ref] if getattr(ref, "__code__", None) is not None and "<" not in getattr(ref, "__qualname__", "<") else [])
+    fns += [f for f in _attnlib_functions(name) if f is not ref]
+    return [(f.__module__, f.__qualname__) for f in fns]
 
 
 def static_reference_use(source: str, name: str) -> str | None:
@@ -45,13 +69,12 @@ def static_reference_use(source: str, name: str) -> str | None:
     except SyntaxError:
         return None
     ref = REGISTRY[name].reference
-    ref_name = getattr(ref, "__name__", name)
-    ref_mod = getattr(ref, "__module__", "") or ""
-    suspicious = CHECKS_API | {ref_name}
+    ref_mods = {getattr(ref, "__module__", "") or ""} | {f.__module__ for f in _attnlib_functions(name)}
+    suspicious = CHECKS_API | {name} | ({ref.__name__} if "<" not in getattr(ref, "__name__", "<") else set())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("attnlib"):
             for alias in node.names:
-                if alias.name in suspicious or alias.name == "*" and node.module == ref_mod:
+                if alias.name in suspicious or alias.name == "*" and node.module in ref_mods:
                     return f"imports {alias.name} from {node.module}"
         elif isinstance(node, ast.Attribute) and node.attr in suspicious:
             return f"uses .{node.attr}"
