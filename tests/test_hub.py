@@ -475,6 +475,15 @@ def test_class_workflow_on_jupyterhub(klass):
         owners = {s["uid"] for s in listening if s["inode"] in inodes}
         assert owners == {uid}, f"{name}'s server listens as uids {owners}"
 
+    # Roles: students have no formgrader (server extension off, lab plugin disabled); the instructor has.
+    student_lab = k.user(k.students[0], "GET", "lab")
+    assert student_lab.status_code == 200, student_lab.status_code
+    assert "@jupyter/nbgrader:formgrader" in _page_config(student_lab.text).get("disabledExtensions", {})
+    assert k.user(k.students[0], "GET", "formgrader/api/status").status_code == 404
+    assert "@jupyter/nbgrader:formgrader" not in _page_config(k.user(k.instructor, "GET", "lab").text).get(
+        "disabledExtensions", {})
+    k.ok(k.instructor, "GET", "formgrader/api/status")
+
     # Instructor: generate the student version and release it (formgrader's Manage Assignments buttons).
     k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/assign")
     k.ok(k.instructor, "POST", f"formgrader/api/assignment/{assignment}/release")
@@ -586,3 +595,14 @@ def _points_of(nb: dict, grade_id: str) -> float:
         if meta.get("grade_id") == grade_id:
             return float(meta["points"])
     raise AssertionError(f"no graded cell {grade_id}")
+
+
+def _page_config(html: str) -> dict:
+    """JupyterLab's page config, embedded in /lab as <script id="jupyter-config-data">."""
+    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    assert m, "no jupyter-config-data in the lab page"
+    config = json.loads(m.group(1))
+    disabled = config.get("disabledExtensions", {})
+    if isinstance(disabled, list):  # some versions send a list of names
+        config["disabledExtensions"] = dict.fromkeys(disabled, True)
+    return config
