@@ -27,7 +27,6 @@ import json
 import os
 import pwd
 import re
-import shutil
 import subprocess
 import sys
 import tempfile

@@ -23,14 +23,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-
-requests = pytest.importorskip("requests")
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
