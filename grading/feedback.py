@@ -20,6 +20,15 @@ pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
 .pass{color:#161}.fail{color:#a11}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}"""
 
 
+def _markdown(text: str) -> str:
+    """The release's markdown as HTML (raw HTML in it escaped); plain escaped text if mistune is missing."""
+    try:
+        import mistune
+        return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(text)
+    except Exception:
+        return f"<pre>{html.escape(text)}</pre>"
+
+
 def _scrub(text: str, hidden: list[str]) -> str:
     text = ANSI.sub("", text)
     for line in hidden:
@@ -66,7 +75,7 @@ def render(title: str, cells: list[dict], run: dict, verdicts: dict, kernel: dic
     parts.append("</table><h2>Your notebook as the grader ran it</h2>")
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "markdown":
-            parts.append(f"<div><pre>{html.escape(cell['source'])}</pre></div>")
+            parts.append(f"<div class='md'>{_markdown(cell['source'])}</div>")
             continue
         if cell["cell_type"] != "code":
             continue
