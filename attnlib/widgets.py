@@ -334,8 +334,8 @@ def variant_explorer(models: dict, src_vocab, tgt_vocab, default_text: str = "25
     prediction = widgets.HTML()
     prediction.add_class("attn-prediction")
     view = _HeatmapView()
-    plot = widgets.HBox([view.image, view.top])
-    box = widgets.VBox([widgets.HBox([text, dropdown]), prediction, message, view.step, plot])
+    plot = widgets.VBox([view.step, widgets.HBox([view.image, view.top])])  # hidden while there is no map
+    box = widgets.VBox([widgets.HBox([text, dropdown]), prediction, message, plot])
     box.add_class("attn-variant-explorer")
     lookup = dict(zip(names, models.values()))
 

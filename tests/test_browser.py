@@ -240,7 +240,7 @@ def test_student_notebook_runs_to_first_exercise(notebook, page_of):
 # --------------------------------------------------------------------------- make lab
 
 
-def test_make_lab_serves_the_course(tmp_path):
+def test_make_lab_serves_the_course(tmp_path, ctx):
     """`make lab` (without reinstalling: -o the venv stamp) serves notebooks/ with its eight folders; stops on SIGTERM."""
     port, token = free_port(), secrets.token_hex(16)
     env = isolated_env(tmp_path / "env", port, token)
@@ -250,8 +250,8 @@ def test_make_lab_serves_the_course(tmp_path):
     try:
         listing = sorted(item["name"] for item in server.api("api/contents")["content"] if item["type"] == "directory")
         assert set(ASSIGNMENTS) <= set(listing), f"`make lab` serves {listing}, expected the folders {ASSIGNMENTS}"
-        with browser() as c:
-            page = c.new_page()
+        page = ctx.new_page()
+        try:
             page.goto(server.url("lab"))
             items = page.locator(".jp-DirListing-content .jp-DirListing-itemText")
             expect(items.first).to_be_visible(timeout=90_000)
@@ -259,6 +259,8 @@ def test_make_lab_serves_the_course(tmp_path):
             shown = items.all_inner_texts()
             screenshot(page, "make-lab")
             assert not page.locator(".jp-Dialog").count(), "a dialog popped up in a fresh JupyterLab"
+        finally:
+            page.close()
         assert set(ASSIGNMENTS) <= set(shown), f"the file browser shows {shown}, expected {ASSIGNMENTS}"
     finally:
         clean = server.stop()
