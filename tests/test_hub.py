@@ -8,7 +8,10 @@ the formgrader's REST API (generate, release, collect, scores, release feedback)
 read). Grading is the hub's "grader" service, which runs the course's safe pipeline (python -m grading).
 Every process, user and folder the test made is removed at the end, also when it fails.
 
-Needs root (it creates Linux users); prints its measurements (servers' memory, spawn and grading time).
+Needs root (it creates Linux users); prints its measurements (servers' memory, spawn and grading time)
+with -s. ATTN_HUB_STUDENTS=N for a bigger class (docs/teaching.md's capacity figures);
+ATTN_HUB_ASSIGNMENT=fixture drives tests/hub_fixture's two-exercise assignment instead of
+solutions/02_alignment_scores.
 """
 from __future__ import annotations
 
@@ -61,9 +64,9 @@ def wait_for(what: str, predicate, timeout: float, interval: float = 0.25):
 
 
 def pick_assignment() -> tuple[str, Path]:
-    """The course's 02_alignment_scores if it is there, else the small fixture assignment."""
+    """The course's 02_alignment_scores if it is there (ATTN_HUB_ASSIGNMENT=fixture: the small fixture)."""
     real = REPO / "solutions" / "02_alignment_scores"
-    if (real / "02_alignment_scores.ipynb").is_file():
+    if os.environ.get("ATTN_HUB_ASSIGNMENT") != "fixture" and (real / "02_alignment_scores.ipynb").is_file():
         return "02_alignment_scores", real
     return "00_hub_check", REPO / "tests" / "hub_fixture" / "solutions" / "00_hub_check"
 
