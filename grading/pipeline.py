@@ -247,6 +247,7 @@ def grade_all(submissions: Path, out: Path, release: Path, source: Path, jobs: i
         _spec(str(release), str(source), assignment)      # a broken release fails here, before any sandbox
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs, len(todo) or 1))
+    sandbox.preflight(limits)
     busy = sandbox.uids_in_use(range(uid_base, uid_base + jobs))
     if busy:
         raise sandbox.SandboxError(f"uids {sorted(busy)} already run processes (another grading run?): "

@@ -60,6 +60,19 @@ def check_host() -> None:
             raise SandboxError(f"{tool!r} not found: install it with `apt-get install bubblewrap util-linux`")
 
 
+def preflight(limits: Limits) -> None:
+    """Start one empty sandbox and import what the runner needs: a machine that cannot is a grader failure."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="grading-preflight-") as tmp:
+        cmd = bwrap_command(Path(tmp), limits)[:-2] + ["-c", "import attnlib, ipykernel, jupyter_client"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise SandboxError("the sandbox did not start within 120 s") from None
+    if proc.returncode != 0:
+        raise SandboxError(f"the sandbox does not start on this machine: {proc.stderr.strip()[-1500:]}")
+
+
 def _read_only_paths() -> list[Path]:
     venv = Path(sys.prefix)
     base = Path(sys.base_prefix).resolve()

@@ -275,7 +275,7 @@ def batch(tmp_path_factory):
     before = {k: tree_digest(v) for k, v in watched.items()}
     env = {**os.environ, "TMPDIR": str(grader_tmp), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     proc = subprocess.run([sys.executable, "-m", "grading", "grade", str(subs), "--out", str(out), "--jobs", "2",
-                           "--release", str(RELEASE), "--source", str(SOURCE), "--cell-timeout", "20",
+                           "--release", str(RELEASE), "--source", str(SOURCE), "--cell-timeout", "15",
                            "--eval-timeout", "20", "--notebook-timeout", "240", "--memory-mb", "2048",
                            "--output-kb", "256", "--scratch-mb", "128"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
@@ -377,3 +377,18 @@ def test_the_probes_ran(batch):
     assert page.count("blocked") >= len([p for p in batch["corpus"].probe])
     page = (batch["out"] / "feedback" / "fill_disk" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert "files written" in page
+
+
+def test_cli_fails_only_on_grader_errors(tmp_path):
+    """Exit 2 with a message naming the problem when the grader cannot work; never a traceback."""
+    def grade(*args):
+        return subprocess.run([sys.executable, "-m", "grading", "grade", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=300)
+    missing = grade(str(tmp_path / "nowhere"), "--release", str(RELEASE), "--source", str(SOURCE))
+    assert missing.returncode == 2 and "no submissions folder" in missing.stderr, missing.stderr
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "empty").mkdir()
+    no_release = grade(str(tmp_path / "subs"), "--release", str(tmp_path / "empty"), "--source", str(SOURCE))
+    assert no_release.returncode == 2 and "no released assignments" in no_release.stderr, no_release.stderr
+    empty_arg = grade("")
+    assert empty_arg.returncode == 2 and "SUBMISSIONS" in empty_arg.stderr
