@@ -13,6 +13,7 @@
 #   ATTN_HUB_BIND_URL   where the proxy listens [http://127.0.0.1:8000]: put a TLS reverse proxy
 #                       (Caddy, nginx) in front, or set https://... with c.JupyterHub.ssl_key/ssl_cert
 #   ATTN_EXCHANGE_ROOT  nbgrader's exchange (mode 1777) [/srv/nbgrader/exchange]
+#   ATTN_GRADER_PORT    loopback port of the grader service [8002]
 # See docs/teaching.md for the whole procedure and for The Littlest JupyterHub / Kubernetes.
 import os
 import pathlib
