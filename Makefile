@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup lab test test-fast release grade bench clean
+.PHONY: setup lab test test-fast release grade bench hub clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ grade: setup                          ## grade SUBMISSIONS=path/<student>/<assig
 
 bench: setup                          ## benchmarks: bench/results.md and bench/results.json
 	$(BIN)/python -m bench
+
+hub:                                  ## serve the course to a class from this server (root; see docs/teaching.md)
+	deploy/setup.sh
+	cd $${ATTN_HUB_STATE:-/srv/jupyterhub} && /opt/attention-course/venv/bin/jupyterhub -f $(CURDIR)/deploy/jupyterhub_config.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
