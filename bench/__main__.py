@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import kernels, notebooks, report, training
+from .rows import Row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,19 +69,24 @@ QUICK = Sizes(B=3, T=4, H=8, A=8, additive_S=(5, 7), scaling_S=(5, 7, 9), luong_
               variants=("none", "dot", "general", "bahdanau"), cap_min=0.1, cap_max=0.2, baseline_eval_every=2)
 
 
+def say(*args) -> None:
+    print(*args, flush=True)
+
+
 @dataclass
 class Context:
     sizes: Sizes
     quick: bool
     cache: dict = field(default_factory=dict)
     scaling: dict = field(default_factory=dict)
+    log: object = say
 
 
 def devices() -> list:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def run(names, quick: bool, out_dir: str, log=print, threads: int = 2) -> tuple[list, int]:
+def run(names, quick: bool, out_dir: str, log=say, threads: int = 2) -> tuple[list, int]:
     """Run the named benchmarks, write the results into out_dir; -> (rows, exit code)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -90,7 +97,7 @@ def run(names, quick: bool, out_dir: str, log=print, threads: int = 2) -> tuple[
 
 
 def _run(names, quick, out_dir, log):
-    ctx = Context(QUICK if quick else Sizes(), quick)
+    ctx = Context(QUICK if quick else Sizes(), quick, log=log)
     load_start = os.getloadavg()[0]
     rows, notes, crashed = [], [], []
     for name in names:
@@ -115,6 +122,8 @@ def _run(names, quick, out_dir, log):
             for r in cpu_rows:
                 r.cuda = "n/a"
         rows += cpu_rows
+        for r in cpu_rows:
+            log(f"[bench]   {r.id}: attnlib {r.attnlib} | baseline {r.baseline} | {r.ratio_str()}")
     for r in rows:
         r.judge(quick)
     failed = [r.id for r in rows if r.passed is False]
@@ -122,7 +131,8 @@ def _run(names, quick, out_dir, log):
             else "not measured, no GPU in this run")
     meta = {
         "command": "python -m bench" + (" --quick" if quick else "") + ("" if names == list(BENCHMARKS) else
-                                                                       " --only " + " ".join(names)),
+                                                                       " --only " + " ".join(names))
+                   + ("" if torch.get_num_threads() == 2 else f" --threads {torch.get_num_threads()}"),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
                    f"Python {platform.python_version()}, float32; load average {load_start:.1f} at the start, "
@@ -131,7 +141,7 @@ def _run(names, quick, out_dir, log):
                     + (f" ({', '.join(failed)})" if failed else "") + (f"; crashed: {', '.join(crashed)}" if crashed else "")
                     + "."),
         "cuda": cuda, "quick": quick, "benchmarks": names, "sizes": ctx.sizes.__dict__, "failed": failed,
-        "crashed": crashed, "notes": notes,
+        "crashed": crashed, "notes": notes, "threads": torch.get_num_threads(),
         "plot_title": f"Alignment scores, B={ctx.sizes.B} T={ctx.sizes.T} H={ctx.sizes.H} A={ctx.sizes.A}, "
                       f"{torch.get_num_threads()} CPU thread(s), float32, forward + backward",
     }
@@ -141,14 +151,63 @@ def _run(names, quick, out_dir, log):
     return rows, (2 if crashed else 1 if failed else 0)
 
 
+def merge(dirs, out_dir: str, log=say) -> int:
+    """Combine the results.json of runs made side by side (--only ... --out DIR) into one report.
+
+    Each row keeps the thread count of its own run (written into its name when not 2).
+    -> exit code as a run's (1 when a floor is missed, 2 when a part crashed).
+    """
+    from dataclasses import fields as dc_fields
+
+    names = {f.name for f in dc_fields(Row)}
+    rows, scaling, parts = [], {}, []
+    for d in dirs:
+        with open(os.path.join(d, "results.json")) as f:
+            data = json.load(f)
+        meta = data["meta"]
+        threads = meta.get("threads", 2)
+        parts.append(meta)
+        for r in data["rows"]:
+            row = Row(**{k: v for k, v in r.items() if k in names})
+            if threads != 2 and not row.benchmark.startswith("1 thread"):
+                row.benchmark += f" [{threads} thread{'s' if threads > 1 else ''}]"
+            rows.append(row)
+        scaling.update(data.get("scaling") or {})
+    order = list(BENCHMARKS)
+    rows.sort(key=lambda r: order.index(r.id.split("/")[0]) if r.id.split("/")[0] in order else len(order))
+    failed = [r.id for r in rows if r.passed is False]
+    crashed = [c for m in parts for c in m.get("crashed", [])]
+    first = parts[0]
+    meta = {
+        "command": "`, `".join(m["command"] for m in parts) + "` (run side by side), merged by `python -m bench --merge "
+                   + " ".join(os.path.relpath(d, os.path.dirname(HERE)) for d in dirs),
+        "date": max(m["date"] for m in parts),
+        "machine": "; ".join(sorted({m["machine"] for m in parts})),
+        "summary": (f"{sum(r.passed is True for r in rows)} floors passed, {len(failed)} missed"
+                    + (f" ({', '.join(failed)})" if failed else "") + (f"; crashed: {', '.join(crashed)}" if crashed else "")
+                    + "."),
+        "cuda": first["cuda"], "quick": any(m["quick"] for m in parts),
+        "benchmarks": [b for m in parts for b in m["benchmarks"]], "sizes": first["sizes"], "failed": failed,
+        "crashed": crashed, "notes": [n for m in parts for n in m.get("notes", [])], "parts": parts,
+        "plot_title": next((m["plot_title"] for m in parts if "scaling" in m["benchmarks"]), first.get("plot_title", "")),
+    }
+    paths = report.write(out_dir, meta, rows, scaling)
+    log(f"[bench] wrote {', '.join(paths)}")
+    log(meta["summary"])
+    return 2 if crashed else 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[2])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds (tests); speed floors not judged")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
                         help=f"run only these: {', '.join(BENCHMARKS)}")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, the course machine)")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", help="merge the results of runs made side by side")
     parser.add_argument("--out", help="output folder (default: bench/ for a full run, else bench/results/tmp/)")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out or HERE)
     names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
     full = not args.quick and not args.only
     out_dir = args.out or (HERE if full else os.path.join(HERE, "results", "tmp"))

@@ -92,6 +92,8 @@ def bench_time_to_target(ctx, device):
         res = baselines.tutorial_train(base, train_batch, test_batch, max_seconds=cap, target=config.target or 0.99,
                                        eval_every=p.baseline_eval_every)
         ctx.cache[("baseline", device, variant)] = base
+        ctx.log(f"[bench]   {variant}: attnlib {hist.seconds:.1f} s (reached {hist.reached_target}), "
+                f"baseline {res['seconds']:.1f} s (reached {res['reached']}, cap {cap:.0f} s)")
         ours_txt = f"{t_ours:.1f} s" if hist.reached_target else f"not reached ({hist.exact:.1%} at {t_ours:.1f} s)"
         if res["reached"]:
             base_txt, ratio, ratio_text = f"{res['seconds']:.1f} s", res["seconds"] / max(t_ours, 1e-9), None

@@ -134,3 +134,15 @@ def test_cli_only_and_exit_code(tmp_path, monkeypatch):
     monkeypatch.setitem(kernels.LUONG, "dot", (kernels.LUONG["dot"][0], lambda x: x["query"] * 2, ("query",)))
     _, code = cli.run(["luong"], quick=True, out_dir=str(tmp_path / "bad"), log=lambda *a: None, threads=1)
     assert code == 1
+
+
+def test_merge_combines_parts(tmp_path):
+    cli.run(["luong"], quick=True, out_dir=str(tmp_path / "a"), log=lambda *a: None, threads=1)
+    cli.run(["scaling"], quick=True, out_dir=str(tmp_path / "b"), log=lambda *a: None, threads=2)
+    code = cli.merge([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "m"), log=lambda *a: None)
+    assert code == 0
+    data = json.loads((tmp_path / "m" / "results.json").read_text())
+    ids = [r["id"] for r in data["rows"]]
+    assert any(i.startswith("luong/") for i in ids) and any(i.startswith("scaling/") for i in ids)
+    assert all(r["benchmark"].endswith("[1 thread]") for r in data["rows"] if r["id"].startswith("luong/"))
+    assert (tmp_path / "m" / "scaling.png").exists() and "| benchmark |" in (tmp_path / "m" / "results.md").read_text()
