@@ -6,8 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-from .assignment import AssignmentError
-from .pipeline import grade_all
 from .sandbox import Limits, SandboxError
 
 
@@ -40,6 +38,15 @@ def main(argv=None) -> int:
                     eval_timeout=args.eval_timeout, memory_bytes=args.memory_mb * 2 ** 20,
                     output_bytes=args.output_kb * 1024, scratch_bytes=args.scratch_mb * 2 ** 20,
                     file_bytes=min(args.scratch_mb, 256) * 2 ** 20)
+    # quick checks first: the pipeline imports torch and nbgrader
+    if not args.submissions.is_dir():
+        print(f"grading: no submissions folder {args.submissions}", file=sys.stderr)
+        return 2
+    if not args.release.is_dir() or not any(p.is_dir() for p in args.release.iterdir()):
+        print(f"grading: no released assignments in {args.release} (run `make release`)", file=sys.stderr)
+        return 2
+    from .assignment import AssignmentError
+    from .pipeline import grade_all
     # nbgrader's Gradebook runs `alembic`: the venv's bin first on PATH
     os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     try:

@@ -23,8 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import attnlib
-
 RUNNER = Path(__file__).with_name("runner.py")
 MAX_RESULT_BYTES = 256 * 2 ** 20
 
@@ -76,7 +74,11 @@ def preflight(limits: Limits) -> None:
 def _read_only_paths() -> list[Path]:
     venv = Path(sys.prefix)
     base = Path(sys.base_prefix).resolve()
-    lib = Path(attnlib.__file__).resolve().parent
+    import importlib.util
+    spec = importlib.util.find_spec("attnlib")            # located, not imported (keeps the CLI quick)
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxError("attnlib is not installed in this Python (run `make setup`)")
+    lib = Path(list(spec.submodule_search_locations)[0]).resolve()
     return [base, venv, lib]
 
 
