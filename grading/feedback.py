@@ -94,3 +94,9 @@ def render(title: str, cells: list[dict], run: dict, verdicts: dict, kernel: dic
             parts.append(f"<p class='fail'><i>This cell: {html.escape(state)}.</i></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def render_unreadable(title: str, why: str, max_score: float) -> str:
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p>Score: <b>0 / {max_score:g}</b> &middot; status: unreadable</p><p>{html.escape(why)}</p></body></html>")

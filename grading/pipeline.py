@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import sandbox
 from .assignment import AssignmentError, hidden_lines, load_spec, read_submission, rebuild
-from .feedback import render
+from .feedback import render, render_unreadable
 from .scoring import judge, make_secret, reference_targets, static_reference_use
 
 STATUSES = ("graded", "timed out", "crashed", "tampered", "unreadable")   # CSV status, worst last
@@ -91,16 +91,23 @@ def _find_notebook(sub_dir: Path, name: str, rec: Record) -> Path | None:
 
 def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox.Limits) -> None:
     grades = rec.grades.setdefault(spec.name, {g.grade_id: 0.0 for g in spec.grade_cells})
+    dest = out / "feedback" / rec.student / rec.assignment / f"{spec.name}.html"
+    dest.parent.mkdir(parents=True, exist_ok=True)
     path = _find_notebook(sub_dir, spec.name, rec)
+    problem = None
     if path is None:
+        problem = "missing"
+    else:
+        try:
+            nb = read_submission(path)
+        except ValueError as e:
+            problem = str(e)
+    if problem is not None:
         rec.worsen("unreadable")
-        rec.flags.append(f"{spec.name}.ipynb: missing")
-        return
-    try:
-        nb = read_submission(path)
-    except ValueError as e:
-        rec.worsen("unreadable")
-        rec.flags.append(f"{spec.name}.ipynb: {e}")
+        rec.flags.append(f"{spec.name}.ipynb: {problem}")
+        dest.write_text(render_unreadable(f"{rec.assignment} / {spec.name}: feedback for {rec.student}",
+                                          f"{spec.name}.ipynb could not be graded: {problem}.", spec.max_score),
+                        encoding="utf-8")
         return
     rebuilt = rebuild(spec, nb)
     rec.flags += rebuilt.flags + rebuilt.tampered
@@ -178,8 +185,6 @@ def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox
     summary = {"score": sum(grades.values()), "max_score": spec.max_score, "status": rec.status, "flags": rec.flags}
     page = render(f"{rec.assignment} / {spec.name}: feedback for {rec.student}", rebuilt.cells, cells_run, verdicts,
                   kernel, summary, hidden_lines(spec))
-    dest = out / "feedback" / rec.student / rec.assignment / f"{spec.name}.html"
-    dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(page, encoding="utf-8")
 
 
