@@ -80,24 +80,27 @@ class Context:
     cache: dict = field(default_factory=dict)
     scaling: dict = field(default_factory=dict)
     log: object = say
+    clock: str = "wall"          # time to 99%: "wall" seconds or process "cpu" seconds
+    variants: tuple = ()         # time to 99%: a subset of Sizes.variants
 
 
 def devices() -> list:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def run(names, quick: bool, out_dir: str, log=say, threads: int = 2) -> tuple[list, int]:
+def run(names, quick: bool, out_dir: str, log=say, threads: int = 2, clock: str = "wall",
+        variants: tuple = ()) -> tuple[list, int]:
     """Run the named benchmarks, write the results into out_dir; -> (rows, exit code)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run(names, quick, out_dir, log)
+        return _run(names, quick, out_dir, log, clock, tuple(variants))
     finally:
         torch.set_num_threads(before)
 
 
-def _run(names, quick, out_dir, log):
-    ctx = Context(QUICK if quick else Sizes(), quick, log=log)
+def _run(names, quick, out_dir, log, clock, variants):
+    ctx = Context(QUICK if quick else Sizes(), quick, log=log, clock=clock, variants=variants)
     load_start = os.getloadavg()[0]
     rows, notes, crashed = [], [], []
     for name in names:
@@ -132,7 +135,8 @@ def _run(names, quick, out_dir, log):
     meta = {
         "command": "python -m bench" + (" --quick" if quick else "") + ("" if names == list(BENCHMARKS) else
                                                                        " --only " + " ".join(names))
-                   + ("" if torch.get_num_threads() == 2 else f" --threads {torch.get_num_threads()}"),
+                   + ("" if torch.get_num_threads() == 2 else f" --threads {torch.get_num_threads()}")
+                   + ("" if clock == "wall" else f" --clock {clock}") + (" --variants " + " ".join(variants) if variants else ""),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
                    f"Python {platform.python_version()}, float32; load average {load_start:.1f} at the start, "
@@ -154,7 +158,8 @@ def _run(names, quick, out_dir, log):
 def merge(dirs, out_dir: str, log=say) -> int:
     """Combine the results.json of runs made side by side (--only ... --out DIR) into one report.
 
-    Each row keeps the thread count of its own run (written into its name when not 2).
+    Each row keeps the thread count of its own run (written into its name when not 2); a row id
+    present in several parts is taken from the last of them.
     -> exit code as a run's (1 when a floor is missed, 2 when a part crashed).
     """
     from dataclasses import fields as dc_fields
@@ -171,7 +176,7 @@ def merge(dirs, out_dir: str, log=say) -> int:
             row = Row(**{k: v for k, v in r.items() if k in names})
             if threads != 2 and not row.benchmark.startswith("1 thread"):
                 row.benchmark += f" [{threads} thread{'s' if threads > 1 else ''}]"
-            rows.append(row)
+            rows = [x for x in rows if x.id != row.id] + [row]
         scaling.update(data.get("scaling") or {})
     order = list(BENCHMARKS)
     rows.sort(key=lambda r: order.index(r.id.split("/")[0]) if r.id.split("/")[0] in order else len(order))
@@ -203,6 +208,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
                         help=f"run only these: {', '.join(BENCHMARKS)}")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, the course machine)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="time to 99%%: wall seconds (default) or process CPU seconds (robust when cores are shared)")
+    parser.add_argument("--variants", nargs="+", choices=("none", "dot", "general", "bahdanau"), default=(),
+                        help="time to 99%%: only these variants")
     parser.add_argument("--merge", nargs="+", metavar="DIR", help="merge the results of runs made side by side")
     parser.add_argument("--out", help="output folder (default: bench/ for a full run, else bench/results/tmp/)")
     args = parser.parse_args(argv)
@@ -211,7 +220,7 @@ def main(argv=None) -> int:
     names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
     full = not args.quick and not args.only
     out_dir = args.out or (HERE if full else os.path.join(HERE, "results", "tmp"))
-    _, code = run(names, args.quick, out_dir, threads=args.threads)
+    _, code = run(names, args.quick, out_dir, threads=args.threads, clock=args.clock, variants=args.variants)
     return code
 
 

@@ -1,6 +1,8 @@
 """Benchmarks 3, 4 and 5: a training step, time to 99% exact match, decoding speed (date task)."""
 from __future__ import annotations
 
+import time
+
 import torch
 
 from attnlib.data import date_splits, make_batch
@@ -80,40 +82,47 @@ def bench_time_to_target(ctx, device):
     p = ctx.sizes
     train_pairs, test_pairs, sv, tv, train_batch, test_batch = date_data(ctx, device)
     rows = []
-    for variant in p.variants:
+    unit = "s" if ctx.clock == "wall" else "CPU s"
+    for variant in ctx.variants or p.variants:
         model = attnlib_model(ctx, variant, len(sv), len(tv), device)
         config = TrainConfig(progress=False) if not ctx.quick else TrainConfig(
             progress=False, batch_size=16, max_steps=4, eval_every=2)
+        cpu_start = time.process_time()
         hist = train(model, train_pairs, test_pairs, sv, tv, config, device=device)
+        cpu_ours = time.process_time() - cpu_start
         ctx.cache[("trained", device, variant)] = model
-        t_ours = hist.seconds
+        t_ours = hist.seconds if ctx.clock == "wall" else cpu_ours
         cap = min(max(p.cap_factor * t_ours, p.cap_min), p.cap_max)  # enough to prove (or refute) 5x
         base = baseline_model(ctx, variant, len(sv), len(tv), device)
         res = baselines.tutorial_train(base, train_batch, test_batch, max_seconds=cap, target=config.target or 0.99,
-                                       eval_every=p.baseline_eval_every)
+                                       eval_every=p.baseline_eval_every,
+                                       clock=time.perf_counter if ctx.clock == "wall" else time.process_time)
         ctx.cache[("baseline", device, variant)] = base
-        ctx.log(f"[bench]   {variant}: attnlib {hist.seconds:.1f} s (reached {hist.reached_target}), "
-                f"baseline {res['seconds']:.1f} s (reached {res['reached']}, cap {cap:.0f} s)")
-        ours_txt = f"{t_ours:.1f} s" if hist.reached_target else f"not reached ({hist.exact:.1%} at {t_ours:.1f} s)"
+        ctx.log(f"[bench]   {variant}: attnlib {t_ours:.1f} {unit} (reached {hist.reached_target}, wall {hist.seconds:.1f} s), "
+                f"baseline {res['seconds']:.1f} {unit} (reached {res['reached']}, cap {cap:.0f})")
+        ours_txt = f"{t_ours:.1f} {unit}" if hist.reached_target else f"not reached ({hist.exact:.1%} at {t_ours:.1f} {unit})"
         if res["reached"]:
-            base_txt, ratio, ratio_text = f"{res['seconds']:.1f} s", res["seconds"] / max(t_ours, 1e-9), None
+            base_txt, ratio, ratio_text = f"{res['seconds']:.1f} {unit}", res["seconds"] / max(t_ours, 1e-9), None
             passed = hist.reached_target and ratio >= 5.0
         else:
-            base_txt = f"> {res['seconds']:.0f} s (cap; {res['exact']:.1%} exact at {res['steps']} steps)"
+            base_txt = f"> {res['seconds']:.0f} {unit} (cap; {res['exact']:.1%} exact at {res['steps']} steps)"
             ratio = res["seconds"] / max(t_ours, 1e-9)
             ratio_text = f"> {ratio:.1f}x"
             passed = hist.reached_target and ratio >= 5.0
         rows.append(Row(f"time_to_99/{variant}", f"4. time to 99% exact match, held-out dates, variant {variant} "
-                        f"(attnlib: train() defaults; baseline: tutorial loop, batch 32, Adam 1e-3, no mask)",
+                        f"(attnlib: train() defaults; baseline: tutorial loop, batch 32, Adam 1e-3, no mask)"
+                        + ("" if ctx.clock == "wall" else "; clock: process CPU time"),
                         ours_txt, base_txt, ratio, floor_text="≥ 5x sooner", passed=passed, speed=True,
                         ratio_text=ratio_text,
                         values={"attnlib_seconds": t_ours, "attnlib_reached": hist.reached_target,
-                                "attnlib_exact": hist.exact, "attnlib_steps": hist.records[-1]["step"],
+                                "attnlib_exact": hist.exact, "attnlib_wall_seconds": hist.seconds,
+                                "attnlib_cpu_seconds": cpu_ours, "clock": ctx.clock, "attnlib_steps": hist.records[-1]["step"],
                                 "baseline_seconds": res["seconds"], "baseline_reached": res["reached"],
                                 "baseline_exact": res["exact"], "baseline_steps": res["steps"], "cap_seconds": cap,
                                 "attnlib_records": hist.records, "baseline_records": res["records"]}))
         if variant == "dot":
-            rows.append(Row("time_to_99/dot_absolute", "4. Luong dot reaches 99% held-out exact match in under 10 s (2 cores)",
+            rows.append(Row("time_to_99/dot_absolute", "4. Luong dot reaches 99% held-out exact match in under 10 s (2 cores)"
+                            + ("" if ctx.clock == "wall" else " — here CPU seconds, a bound on idle wall time"),
                             ours_txt, "—", None, floor_text="< 10 s", speed=True,
                             passed=hist.reached_target and t_ours < 10.0))
     return rows
