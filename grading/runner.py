@@ -185,10 +185,11 @@ class Runner:
                     continue
                 try:
                     with open(f"/proc/{entry}/status") as f:
-                        uid_line = next(l for l in f if l.startswith("Uid:"))
-                except (OSError, StopIteration):
+                        fields = dict(l.split(":", 1) for l in f if ":" in l)
+                    uid, state = int(fields["Uid"].split()[1]), fields["State"].split()[0]
+                except (OSError, KeyError, ValueError, IndexError):
                     continue
-                if int(uid_line.split()[1]) == self.uid:
+                if uid == self.uid and state != "Z":   # zombies are already dead; init reaps them
                     found = True
                     try:
                         os.kill(int(entry), signal.SIGKILL)
