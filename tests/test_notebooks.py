@@ -96,7 +96,8 @@ def test_notebooks_folder_is_generated_from_solutions(tmp_path):
                 what = "type" if f[0] != o[0] else "source" if f[1] != o[1] else "metadata"
                 diff = [d for d in difflib.unified_diff(f[1].splitlines(), o[1].splitlines(), "regenerated", "committed",
                                                         lineterm="", n=0) if d[:1] in "+-"][2:6]
-                detail = "; ".join(diff) if what == "source" else f"committed {o[2]} vs regenerated {f[2]}"
+                detail = ("; ".join(diff) if what == "source" else f"{o[0]} cell in notebooks/, {f[0]} cell regenerated"
+                          if what == "type" else f"notebooks/ has {o[2]}, regenerated has {f[2]}")
                 problems.append(f"notebooks/{a}/{a}.ipynb cell {i}: {what} differs from the regenerated one ({detail})")
         if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in ours.cells):
             problems.append(f"notebooks/{a}/{a}.ipynb: a released notebook must carry no outputs")
