@@ -127,41 +127,63 @@ def test_released_notebooks_keep_the_exercise_contract():
     assert not problems, "\n".join(problems)
 
 
+def _parallel(commands: dict) -> dict:
+    """Run {key: argv} at once (two cores: the two students' kernels overlap); -> {key: (returncode, log tail)}."""
+    procs = {k: subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for k, cmd in commands.items()}
+    out = {}
+    for k, proc in procs.items():
+        try:
+            text, _ = proc.communicate(timeout=1800)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            text, _ = proc.communicate()
+        out[k] = (proc.returncode, text[-6000:])
+    return out
+
+
 def test_autograde_solutions_full_marks_stubs_zero(tmp_path):
-    """A throwaway course: source = solutions/, student 'solver' submits the solutions, 'stub' the released notebooks."""
-    course = tmp_path / "course"
-    shutil.copytree(ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for student, origin in (("solver", ROOT / "solutions"), ("stub", ROOT / "notebooks")):
+    """Throwaway courses with source = solutions/: student 'solver' submits the solutions, 'stub' the released notebooks.
+
+    One course (and gradebook) per student, so that the two autogrades run side by side without sharing a database.
+    """
+    courses = {"solver": ROOT / "solutions", "stub": ROOT / "notebooks"}
+    opts = {}
+    for student, origin in courses.items():
+        course = tmp_path / student
+        shutil.copytree(ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         for a in ASSIGNMENTS:
             dest = course / "submitted" / student / a
             dest.mkdir(parents=True)
             shutil.copy(origin / a / f"{a}.ipynb", dest / f"{a}.ipynb")
-    db = course / "gradebook.db"
-    opts = [f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url=sqlite:///{db}"]
+        opts[student] = [f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}"]
+    nbgrader = [sys.executable, "-m", "nbgrader"]
     # cwd = repository root, so the course's own nbgrader_config.py is the one under test
-    gen = _run([sys.executable, "-m", "nbgrader", "generate_assignment", "*", "--force", *opts])
-    assert gen.returncode == 0, f"generate_assignment failed:\n{gen.stdout[-3000:]}\n{gen.stderr[-3000:]}"
-    auto = _run([sys.executable, "-m", "nbgrader", "autograde", "*", "--create", "--force", *opts])
-    log = (auto.stdout + auto.stderr)[-6000:]
-    assert auto.returncode == 0, f"autograde failed:\n{log}"
+    gen = _parallel({s: [*nbgrader, "generate_assignment", "*", "--force", *o] for s, o in opts.items()})
+    for s, (rc, log) in gen.items():
+        assert rc == 0, f"generate_assignment failed ({s}):\n{log}"
+    auto = _parallel({s: [*nbgrader, "autograde", "*", "--create", "--force", *o] for s, o in opts.items()})
+    for s, (rc, log) in auto.items():
+        assert rc == 0, f"autograde of {s} failed:\n{log}"
 
     from nbgrader.api import Gradebook
 
     problems = []
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for a in ASSIGNMENTS:
-            assignment = gb.find_assignment(a)
-            for nb in assignment.notebooks:
-                if not nb.grade_cells:
-                    problems.append(f"{a}: no graded cell")
-                for cell in nb.grade_cells:
-                    solved = gb.find_grade(cell.name, nb.name, a, "solver")
-                    stub = gb.find_grade(cell.name, nb.name, a, "stub")
-                    if solved.score != cell.max_score or solved.needs_manual_grade:
-                        problems.append(f"{a}/{cell.name}: the solution scores {solved.score} of {cell.max_score}")
-                    if stub.score != 0 or stub.needs_manual_grade:
-                        problems.append(f"{a}/{cell.name}: the released stub scores {stub.score} (must be 0)")
-            total = gb.find_submission(a, "solver").max_score
-            if gb.find_submission(a, "solver").score != total or total <= 0:
-                problems.append(f"{a}: the solutions earn {gb.find_submission(a, 'solver').score} of {total}")
-    assert not problems, "\n".join(problems) + f"\n--- autograde log ---\n{log}"
+    for student in courses:
+        with Gradebook(f"sqlite:///{tmp_path / student / 'gradebook.db'}") as gb:
+            for a in ASSIGNMENTS:
+                for nb in gb.find_assignment(a).notebooks:
+                    if not nb.grade_cells:
+                        problems.append(f"{a}: no graded cell")
+                    for cell in nb.grade_cells:
+                        grade = gb.find_grade(cell.name, nb.name, a, student)
+                        if student == "solver" and (grade.score != cell.max_score or grade.needs_manual_grade):
+                            problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
+                        if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):
+                            problems.append(f"{a}/{cell.name}: the released stub scores {grade.score} (must be 0)")
+                if student == "solver":
+                    sub = gb.find_submission(a, "solver")
+                    if sub.score != sub.max_score or sub.max_score <= 0:
+                        problems.append(f"{a}: the solutions earn {sub.score} of {sub.max_score}")
+    logs = "\n".join(f"--- autograde log ({s}) ---\n{log}" for s, (_, log) in auto.items())
+    assert not problems, "\n".join(problems) + "\n" + logs
