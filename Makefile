@@ -29,8 +29,9 @@ test-fast: setup                      ## attnlib's unit tests only
 release: setup                        ## regenerate notebooks/ from solutions/ with nbgrader
 	$(BIN)/python tools/release.py
 
-grade: setup                          ## grade SUBMISSIONS=path/<student>/<assignment>/*.ipynb
-	$(BIN)/python -m grading grade "$(SUBMISSIONS)"
+grade: setup                          ## grade SUBMISSIONS=path/<student>/<assignment>/*.ipynb (as root)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path [GRADE_ARGS='--jobs 4']"; exit 2; }
+	$(BIN)/python -m grading grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 bench: setup                          ## benchmarks: bench/results.md and bench/results.json
 	$(BIN)/python -m bench
