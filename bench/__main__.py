@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -60,7 +60,12 @@ class Sizes:
     cap_max: float = 300.0        # bounds the run; a cap below 5x attnlib's time cannot prove the floor (reported)
     baseline_eval_every: int = 100
 
+    reps: int | None = None       # --reps: one repetition count for every kernel timing
+    scaling_B: int | None = None  # --scaling-batch: B for benchmark 7 only (None: B)
+
     def reps_for(self, S: int) -> int:
+        if self.reps is not None:
+            return self.reps
         return 3 if S >= 1000 else 5 if S >= 300 else 7
 
 
@@ -89,27 +94,40 @@ def devices() -> list:
 
 
 def run(names, quick: bool, out_dir: str, log=say, threads: int = 2, clock: str = "wall",
-        variants: tuple = ()) -> tuple[list, int]:
+        variants: tuple = (), reps: int | None = None, scaling_batch: int | None = None) -> tuple[list, int]:
     """Run the named benchmarks, write the results into out_dir; -> (rows, exit code)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run(names, quick, out_dir, log, clock, tuple(variants))
+        return _run(names, quick, out_dir, log, clock, tuple(variants), reps, scaling_batch)
     finally:
         torch.set_num_threads(before)
 
 
-def _run(names, quick, out_dir, log, clock, variants):
-    ctx = Context(QUICK if quick else Sizes(), quick, log=log, clock=clock, variants=variants)
+def _run(names, quick, out_dir, log, clock, variants, reps=None, scaling_batch=None):
+    sizes = QUICK if quick else Sizes()
+    if reps is not None:
+        sizes = replace(sizes, reps=reps, luong_reps=reps, step_reps=reps)
+    if scaling_batch is not None:
+        sizes = replace(sizes, scaling_B=scaling_batch)
+    ctx = Context(sizes, quick, log=log, clock=clock, variants=variants)
     load_start = os.getloadavg()[0]
     rows, notes, crashed = [], [], []
+    interrupted = False
     for name in names:
+        if interrupted:
+            break
         by_device = {}
         for device in devices() if name in ON_CUDA else ["cpu"]:
             start = time.perf_counter()
             log(f"[bench] {name} on {device} ...")
             try:
                 by_device[device] = BENCHMARKS[name](ctx, device)
+            except KeyboardInterrupt:  # Ctrl-C / SIGINT: keep what is done, write the report
+                crashed.append(f"{name} on {device} (interrupted)")
+                notes.append(f"benchmark {name} on {device} was interrupted (SIGINT) before it finished")
+                interrupted = True
+                break
             except Exception:
                 crashed.append(f"{name} on {device}")
                 notes.append(f"benchmark {name} on {device} crashed:\n{traceback.format_exc()}")
@@ -146,7 +164,7 @@ def _run(names, quick, out_dir, log, clock, variants):
                     + "."),
         "cuda": cuda, "quick": quick, "benchmarks": names, "sizes": ctx.sizes.__dict__, "failed": failed,
         "crashed": crashed, "notes": notes, "threads": torch.get_num_threads(),
-        "plot_title": f"Alignment scores, B={ctx.sizes.B} T={ctx.sizes.T} H={ctx.sizes.H} A={ctx.sizes.A}, "
+        "plot_title": f"Alignment scores, B={ctx.sizes.scaling_B or ctx.sizes.B} T={ctx.sizes.T} H={ctx.sizes.H} A={ctx.sizes.A}, "
                       f"{torch.get_num_threads()} CPU thread(s), float32, forward + backward",
     }
     paths = report.write(out_dir, meta, rows, ctx.scaling)
@@ -212,6 +230,8 @@ def main(argv=None) -> int:
                         help="time to 99%%: wall seconds (default) or process CPU seconds (robust when cores are shared)")
     parser.add_argument("--variants", nargs="+", choices=("none", "dot", "general", "bahdanau"), default=(),
                         help="time to 99%%: only these variants")
+    parser.add_argument("--reps", type=int, help="repetitions of every kernel/step timing (default: by size)")
+    parser.add_argument("--scaling-batch", type=int, help="batch size B for the scaling benchmark (default: B=64)")
     parser.add_argument("--merge", nargs="+", metavar="DIR", help="merge the results of runs made side by side")
     parser.add_argument("--out", help="output folder (default: bench/ for a full run, else bench/results/tmp/)")
     args = parser.parse_args(argv)
@@ -220,7 +240,8 @@ def main(argv=None) -> int:
     names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
     full = not args.quick and not args.only
     out_dir = args.out or (HERE if full else os.path.join(HERE, "results", "tmp"))
-    _, code = run(names, args.quick, out_dir, threads=args.threads, clock=args.clock, variants=args.variants)
+    _, code = run(names, args.quick, out_dir, threads=args.threads, clock=args.clock, variants=args.variants,
+                  reps=args.reps, scaling_batch=args.scaling_batch)
     return code
 
 

@@ -201,8 +201,20 @@ def tutorial_train(model, train_batch, eval_batch, *, max_seconds, target=0.99, 
     max_len = eval_batch.tgt_out.shape[1] + 2
     n = train_batch.src.shape[0]
     device = train_batch.src.device
-    trained, step, records, exact = 0.0, 0, [], 0.0
+    records = []
     model.train()
+    try:
+        return _loop(model, optimizer, train_batch, eval_batch, generator, max_seconds, target, batch_size,
+                     eval_every, clock, max_len, n, device, records)
+    except KeyboardInterrupt:  # stopped from outside: report how far it got
+        last = records[-1] if records else {"seconds": 0.0, "exact": 0.0, "step": 0}
+        return {"seconds": last["seconds"], "reached": False, "exact": last["exact"], "steps": last["step"],
+                "records": records, "interrupted": True}
+
+
+def _loop(model, optimizer, train_batch, eval_batch, generator, max_seconds, target, batch_size, eval_every,
+          clock, max_len, n, device, records):
+    trained, step, exact = 0.0, 0, 0.0
     while trained < max_seconds:
         start = clock()
         for _ in range(eval_every):

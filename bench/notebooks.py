@@ -57,11 +57,16 @@ def bench_notebooks(ctx, device):
     paths = sorted(glob.glob(os.path.join(ROOT, "solutions", "*", "*.ipynb")))
     paths = [p for p in paths if ".ipynb_checkpoints" not in p]
     rows, total, total_cpu, failures = [], 0.0, 0.0, []
-    for path in paths:
+    for i, path in enumerate(paths):
         name = os.path.relpath(path, ROOT)
         try:
             seconds, cpu = run_notebook(path)
             error = ""
+        except KeyboardInterrupt:  # stopped from outside: report what ran
+            failures += [os.path.relpath(p, ROOT) for p in paths[i:]]
+            rows.append(Row("notebooks/interrupted", f"6. interrupted: {len(paths) - i} notebook(s) not timed",
+                            "—", "—", None, cuda="n/a", note=", ".join(failures[-(len(paths) - i):])))
+            break
         except Exception as e:  # a failing notebook is a result to report, not a crash of the benchmark
             cpu = float("nan")
             seconds, error = float("nan"), f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"

@@ -37,7 +37,7 @@ def markdown(meta: dict, rows: list, scaling: dict) -> str:
                                                             r.floor_text or "—", r.verdict(), r.cuda)) + " |")
     for device, series in scaling.items():
         names = list(series)
-        lines += ["", f"## Scaling with the source length S ({device}, forward + backward, B, T, H, A as in benchmark 1)",
+        lines += ["", f"## Scaling with the source length S ({device}, forward + backward; sizes in the figure title)",
                   "", "![time and peak memory vs S](scaling.png)" if device == "cpu" else "", "",
                   "| S | " + " | ".join(f"{n} time / memory" for n in names) + " |",
                   "|---|" + "---|" * len(names)]
