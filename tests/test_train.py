@@ -21,7 +21,7 @@ def test_reaches_99_percent_on_held_out_dates(dates, variant, device):
     train_pairs, test_pairs, sv, tv = dates
     torch.manual_seed(0)
     model = build_model(ModelConfig(variant=variant), len(sv), len(tv))
-    history = train(model, train_pairs, test_pairs, sv, tv, TrainConfig(max_steps=2000, progress=False), device=device)
+    history = train(model, train_pairs, test_pairs, sv, tv, TrainConfig(max_steps=3000, progress=False), device=device)
     final = evaluate(model, test_pairs, sv, tv)
     assert history.reached_target, f"{variant}: {history.records[-1]}"
     assert final["exact"] >= 0.99, f"{variant}: {final}"

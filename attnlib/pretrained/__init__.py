@@ -1,7 +1,8 @@
 """Small checkpoints shipped with the course, for notebooks whose training would take too long.
 
 Each `<name>.pt` has a `<name>.pt.sha256` beside it; `load(name)` verifies it and
-loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes them.
+loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes the
+`dates_*` models, `tools/train_bottleneck.py` remakes `bottleneck_none` and `bottleneck_dot`.
 """
 from __future__ import annotations
 
