@@ -92,11 +92,11 @@ def softmax_explorer(scores=None, mask=None, score_range: float = 6.0):
         widgets.FloatSlider(value=s, min=-lim, max=lim, step=0.1, readout_format=".1f",
                             description=f"score {i}" + ("" if real else " ✕"),
                             tooltip="masked: its weight stays 0" if not real else f"raw score of position {i}",
-                            style={"description_width": "70px"})
+                            style={"description_width": "90px"})
         for i, (s, real) in enumerate(zip(scores, mask))
     ]
     temperature = widgets.FloatSlider(value=1.0, min=0.1, max=5.0, step=0.1, readout_format=".1f",
-                                      description="temperature", style={"description_width": "70px"})
+                                      description="temperature", style={"description_width": "90px"})
     readout = widgets.HTML()
     readout.add_class("attn-readout")
     image = widgets.Image(format="png")
@@ -115,7 +115,7 @@ def softmax_explorer(scores=None, mask=None, score_range: float = 6.0):
     ax.set_ylim(0.0, 1.12)
     ax.set_xlabel("source position s")
     ax.set_ylabel("weight a(s)")
-    title = ax.set_title("")
+    title = ax.set_title("softmax(scores / 1.0), masked positions -> 0")  # set before the layout is fitted
     figure.tight_layout()
     mask_t = torch.tensor([mask])  # (1, S)
 
@@ -137,7 +137,7 @@ def softmax_explorer(scores=None, mask=None, score_range: float = 6.0):
             for i, (s, wi, m) in enumerate(zip(sliders, w.tolist(), mask))
         )
         readout.value = (f"<table><tr><th>position</th><th>score</th><th>weight</th><th></th></tr>{rows}</table>"
-                         f"<div>sum of weights = {float(w.sum()):.3f}</div>")
+                         f"<div>temperature {temperature.value:.1f}, sum of weights = {float(w.sum()):.3f}</div>")
 
     for s in sliders + [temperature]:
         s.observe(update, names="value")

@@ -135,11 +135,13 @@ def test_softmax_explorer_in_browser(page_of):
     press(page, explorer.locator(".widget-slider .noUi-handle").nth(2), "ArrowRight", 20)
     expect(cell(2, 1)).to_have_text("+2.5")
     assert row(2)[2:] == ["0.000", "masked"]
-    # the temperature slider (last) changes the weights too
-    before_text = readout.inner_text()
+    # the temperature slider (last) changes the weights too: a higher temperature, a flatter distribution
+    expect(readout).to_contain_text("temperature 1.0")
+    top_before = float(row(0)[2])
     press(page, explorer.locator(".widget-slider .noUi-handle").last, "ArrowRight", 10)
     expect(explorer.locator(".widget-readout").last).to_have_text("2.0")
-    expect(readout).not_to_have_text(before_text)
+    expect(readout).to_contain_text("temperature 2.0")  # the kernel has seen the last key press
+    assert float(row(0)[2]) < top_before and row(2)[2:] == ["0.000", "masked"]
     explorer.screenshot(path=str(REPO / "artifacts/browser/softmax-2-widget.png"))
     screenshot(page, "softmax-3-after-moves")
     assert not errors(page), "\n".join(errors(page))
