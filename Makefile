@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)                       ## create .venv and install everything
 
-lab: setup                            ## open the course in JupyterLab
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+LAB_ARGS ?=
+lab: setup                            ## open the course in JupyterLab (options: LAB_ARGS="--no-browser --port=8899")
+	$(BIN)/jupyter lab --config=lab/jupyter_lab_config.py --notebook-dir=notebooks $(LAB_ARGS)
 
 test: setup                           ## every test: attnlib, notebooks (nbval), grading, browser
 	$(BIN)/python -m pytest tests -q
