@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup lab test test-fast release grade bench hub clean
+.PHONY: setup lab test test-fast release grade bench hub pretrained clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ grade: setup                          ## grade SUBMISSIONS=path/<student>/<assig
 
 bench: setup                          ## benchmarks: bench/results.md and bench/results.json
 	$(BIN)/python -m bench
+
+pretrained: setup                     ## remake the shipped date checkpoints (minutes)
+	$(BIN)/python tools/train_pretrained.py
 
 hub:                                  ## serve the course to a class from this server (root; see docs/teaching.md)
 	deploy/setup.sh
