@@ -173,7 +173,7 @@ def _run(names, quick, out_dir, log, clock, variants, reps=None, scaling_batch=N
     return rows, (2 if crashed else 1 if failed else 0)
 
 
-def merge(dirs, out_dir: str, log=say) -> int:
+def merge(dirs, out_dir: str, log=say, extra_notes=()) -> int:
     """Combine the results.json of runs made side by side (--only ... --out DIR) into one report.
 
     Each row keeps the thread count of its own run (written into its name when not 2); a row id
@@ -211,7 +211,7 @@ def merge(dirs, out_dir: str, log=say) -> int:
                     + "."),
         "cuda": first["cuda"], "quick": any(m["quick"] for m in parts),
         "benchmarks": [b for m in parts for b in m["benchmarks"]], "sizes": first["sizes"], "failed": failed,
-        "crashed": crashed, "notes": [n for m in parts for n in m.get("notes", [])], "parts": parts,
+        "crashed": crashed, "notes": list(extra_notes) + [n for m in parts for n in m.get("notes", [])], "parts": parts,
         "plot_title": next((m["plot_title"] for m in parts if "scaling" in m["benchmarks"]), first.get("plot_title", "")),
     }
     paths = report.write(out_dir, meta, rows, scaling)
@@ -220,7 +220,14 @@ def merge(dirs, out_dir: str, log=say) -> int:
     return 2 if crashed else 1 if failed else 0
 
 
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # `kill PID` then keeps the finished rows, like Ctrl-C
+
+
 def main(argv=None) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # SIGINT is ignored in background jobs
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[2])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds (tests); speed floors not judged")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
@@ -232,11 +239,12 @@ def main(argv=None) -> int:
                         help="time to 99%%: only these variants")
     parser.add_argument("--reps", type=int, help="repetitions of every kernel/step timing (default: by size)")
     parser.add_argument("--scaling-batch", type=int, help="batch size B for the scaling benchmark (default: B=64)")
+    parser.add_argument("--note", action="append", default=[], help="with --merge: a note for the report")
     parser.add_argument("--merge", nargs="+", metavar="DIR", help="merge the results of runs made side by side")
     parser.add_argument("--out", help="output folder (default: bench/ for a full run, else bench/results/tmp/)")
     args = parser.parse_args(argv)
     if args.merge:
-        return merge(args.merge, args.out or HERE)
+        return merge(args.merge, args.out or HERE, extra_notes=args.note)
     names = [n for n in BENCHMARKS if n in (args.only or BENCHMARKS)]
     full = not args.quick and not args.only
     out_dir = args.out or (HERE if full else os.path.join(HERE, "results", "tmp"))
