@@ -90,13 +90,13 @@ def plot(path: str, scaling: dict, title: str = "") -> str:
         style = dict(linestyle="--", marker="s", color="black") if "baseline" in name else dict(marker="o")
         axes[0].plot(s["S"], [t * 1e3 for t in s["seconds"]], label=name, **style)
         axes[1].plot(s["S"], [b / 2**20 for b in s["peak_bytes"]], label=name, **style)
-    for ax, ylabel, title in ((axes[0], "forward + backward time (ms)", "Time vs source length"),
+    for ax, ylabel, panel in ((axes[0], "forward + backward time (ms)", "Time vs source length"),
                               (axes[1], "peak memory during the call (MB)", "Peak memory vs source length")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("source length S")
         ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        ax.set_title(panel)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(title or "Alignment scores, forward + backward", fontsize=10)
