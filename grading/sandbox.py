@@ -92,7 +92,9 @@ def bwrap_command(job_dir: Path, limits: Limits) -> list[str]:
             cmd += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             cmd += ["--ro-bind", str(p), str(p)]
-    made = set()
+    # /tmp first: the venv or attnlib may live under /tmp (a CI clone), and must be bound on top of it.
+    cmd += ["--size", str(limits.scratch_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    made = {Path("/tmp")}
     for path in _read_only_paths():
         for parent in reversed(path.parents):
             if str(parent) != "/" and parent not in made:
@@ -106,7 +108,6 @@ def bwrap_command(job_dir: Path, limits: Limits) -> list[str]:
     cmd += ["--ro-bind", str(job_dir), "/job",
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.scratch_bytes), "--perms", "0755", "--tmpfs", "/scratch",
-            "--size", str(limits.scratch_bytes), "--perms", "1777", "--tmpfs", "/tmp",
             "--size", str(64 * 2 ** 20), "--perms", "0755", "--tmpfs", "/io",
             "--size", str(64 * 2 ** 20), "--perms", "0755", "--tmpfs", "/io-out",
             "--chdir", "/scratch", "--clearenv",
