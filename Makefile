@@ -22,7 +22,7 @@ lab: setup                            ## open the course in JupyterLab (options:
 	$(BIN)/jupyter lab --config=lab/jupyter_lab_config.py --notebook-dir=notebooks $(LAB_ARGS)
 
 test: setup                           ## every test: attnlib, notebooks (nbval), grading, browser
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --durations=20
 
 test-fast: setup                      ## attnlib's unit tests only
 	$(BIN)/python -m pytest tests -q -m "not slow"
