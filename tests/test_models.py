@@ -44,6 +44,35 @@ def test_encoder_padding_invariance(rnn, bidirectional):
         assert torch.allclose(padded_state[name][1], alone_state[name][0], atol=1e-6)
 
 
+@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_fused_encoder_equals_packed(rnn, bidirectional, num_layers):
+    """The CPU path (fused kernel, gates saturated at padding) = packing: outputs, final states, gradients."""
+    model = make("dot", rnn, bidirectional=bidirectional, num_layers=num_layers)
+    encoder = model.encoder.train()
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p.mul_(3)  # pre-activations far larger than at initialisation
+    src, lengths = sentences([7, 1, 4, 7, 2], seed=2)
+    results = {}
+    for packing in (True, False):
+        encoder.use_packing = packing
+        encoder.zero_grad()
+        outputs, state = encoder(src, lengths)
+        weights = torch.linspace(-1, 1, steps=sum(t.numel() for t in state.values()))
+        loss = (outputs ** 2).sum() + (torch.cat([t.flatten() for t in state.values()]) * weights).sum()
+        loss.backward()
+        results[packing] = outputs, state, {n: p.grad for n, p in encoder.named_parameters()}
+    (po, ps, pg), (fo, fs, fg) = results[True], results[False]
+    assert torch.allclose(fo, po, atol=1e-6)
+    assert bool((fo[1, 1:] == 0).all()) and bool((fo[4, 2:] == 0).all())
+    for name in ps:
+        assert torch.allclose(fs[name], ps[name], atol=1e-6), name
+    for name in pg:
+        assert torch.allclose(fg[name], pg[name], atol=1e-5, rtol=1e-5), name
+
+
 @pytest.mark.parametrize("spec", ALL, ids=lambda s: "-".join(s))
 def test_decoder_padding_invariance(spec):
     """Adding a longer, padded sentence to the batch changes nothing for the others."""
