@@ -94,20 +94,21 @@ class Encoder(nn.Module):
         B, S, _ = x.shape
         H, dirs = self.rnn.hidden_size, 2 if self.bidirectional else 1
         lengths = lengths.to(x.device)
-        padding = (torch.arange(S, device=x.device)[None, :] >= lengths[:, None]).to(x.dtype)[:, :, None]  # (B, S, 1)
+        padding = torch.arange(S, device=x.device)[None, :, None] >= lengths[:, None, None]  # (B, S, 1) bool
+        pad_feature = padding.to(x.dtype)  # the extra input feature: 1 at padding, 0 at real tokens
         zeros = x.new_zeros(dirs, B, H)
         hs, cs = [], []
         for layer in range(self.num_layers):
             weights = [w for d in range(dirs) for w in self._layer_weights(layer, d)]
             run = torch.lstm if self.kind == "lstm" else torch.gru
             hx = (zeros, zeros) if self.kind == "lstm" else zeros
-            x, *hidden = run(torch.cat([x, padding], dim=-1), hx, weights, True, 1, 0.0, self.training,
+            x, *hidden = run(torch.cat([x, pad_feature], dim=-1), hx, weights, True, 1, 0.0, self.training,
                              self.bidirectional, True)  # x (B, S, dirs * H), hidden (dirs, B, H) each
             last = x[torch.arange(B, device=x.device), lengths - 1, :H]  # (B, H) forward: last real output
             hs.append(torch.cat([last[None], hidden[0][1:]]))  # (dirs, B, H): backward ended at token 0
             if self.kind == "lstm":
                 cs.append(hidden[1])  # c passed through padding unchanged
-        outputs = x * (1 - padding)  # (B, S, Hk), zero at padding
+        outputs = x.masked_fill(padding, 0.0)  # (B, S, Hk), zero at padding
         hidden = (torch.cat(hs), torch.cat(cs)) if self.kind == "lstm" else torch.cat(hs)  # (L * dirs, B, H)
         return outputs, self._merge_directions(hidden)
 
