@@ -52,6 +52,7 @@ class Sizes:
     decode_reps: int = 3
     emb: int = 32
     hidden: int = 128
+    hidden_none: int = 256        # the bottleneck needs a wider vector to reach 99% (test_train)
     n_train: int = 20000
     n_test: int = 1000
     variants: tuple = ("none", "dot", "general", "bahdanau")
@@ -70,7 +71,7 @@ class Sizes:
 
 
 QUICK = Sizes(B=3, T=4, H=8, A=8, additive_S=(5, 7), scaling_S=(5, 7, 9), luong_S=6, luong_reps=2,
-              step_batches=(4,), step_reps=2, decode_reps=1, emb=8, hidden=16, n_train=200, n_test=20,
+              step_batches=(4,), step_reps=2, decode_reps=1, emb=8, hidden=16, hidden_none=16, n_train=200, n_test=20,
               variants=("none", "dot", "general", "bahdanau"), cap_min=0.1, cap_max=0.2, baseline_eval_every=2)
 
 

@@ -139,8 +139,12 @@ class TutorialSeq2Seq(nn.Module):
         self.decoder = TutorialDecoder(tgt_vocab_size, emb_size, hidden_size, variant)
 
     def forward(self, src, tgt_in):
-        """Teacher forcing, one step at a time: src (B, S), tgt_in (B, T) -> log-probs (B, T, V)."""
+        """Teacher forcing: src (B, S), tgt_in (B, T) -> log-probs (B, T, V)."""
         keys, state = self.encoder(src)
+        return self.decode(tgt_in, state, keys)
+
+    def decode(self, tgt_in, state, keys):
+        """The decoder loop, one step at a time: tgt_in (B, T), state (h, c) each (B, H), keys (B, S, H) -> (B, T, V)."""
         outputs = []
         for t in range(tgt_in.shape[1]):
             logp, state, _ = self.decoder.step(tgt_in[:, t], state, keys)
@@ -148,9 +152,7 @@ class TutorialSeq2Seq(nn.Module):
         return torch.stack(outputs, dim=1)  # (B, T, V)
 
     def loss(self, src, tgt_in, tgt_out):
-        """NLLLoss over every position, padding included, as the tutorial."""
-        logp = self(src, tgt_in)
-        return F.nll_loss(logp.reshape(-1, logp.shape[-1]), tgt_out.reshape(-1))
+        return nll_over_every_position(self(src, tgt_in), tgt_out)
 
     @torch.no_grad()
     def greedy(self, src, max_len):
@@ -163,6 +165,11 @@ class TutorialSeq2Seq(nn.Module):
             y = logp.argmax(dim=-1)
             out.append(y)
         return torch.stack(out, dim=1)  # (B, max_len)
+
+
+def nll_over_every_position(logp, tgt_out):
+    """NLLLoss over every position, padding included, as the tutorial: logp (B, T, V), tgt_out (B, T)."""
+    return F.nll_loss(logp.reshape(-1, logp.shape[-1]), tgt_out.reshape(-1))
 
 
 def trim(batch, index):
