@@ -15,10 +15,11 @@ per decoder step and one column per source position.
 
 The two tanh scores would naively build a (B, T, S, A) tensor and keep it,
 and its gradient, alive for the backward pass. Here the tanh part runs through
-`additive_score_projected`, a custom autograd function that walks over cache
-sized chunks and recomputes tanh in backward instead of storing it: memory
-stays bounded by the chunk size, and the result equals the plain formula
-(tests/test_scores.py proves it against the broadcast version).
+`additive_score_projected`: beyond one cache-sized chunk it is a custom
+autograd function that walks over chunks and recomputes tanh in backward
+instead of storing it, so memory stays bounded by the chunk size; up to one
+chunk (a Bahdanau decoder step on a small batch) the plain formula is faster
+and keeps no more. Both equal the broadcast version (tests/test_scores.py).
 """
 from __future__ import annotations
 
@@ -110,6 +111,9 @@ def additive_score_projected(query_proj: torch.Tensor, key_proj: torch.Tensor, v
     check_size("query_proj and key_proj batch size B", key_proj.shape[0], query_proj.shape[0])
     check_size("key_proj additive size A", key_proj.shape[2], query_proj.shape[2])
     check_size("v additive size A", v.shape[0], query_proj.shape[2])
+    (B, T, A), S = query_proj.shape, key_proj.shape[1]
+    if B * T * S * A <= CHUNK_ELEMENTS:  # one chunk: the plain formula keeps no more and is faster
+        return torch.tanh(query_proj.unsqueeze(2) + key_proj.unsqueeze(1)) @ v  # (B, T, S, A) @ (A,) -> (B, T, S)
     return _TanhScore.apply(query_proj, key_proj, v)
 
 

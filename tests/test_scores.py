@@ -58,9 +58,11 @@ def test_additive_by_hand():
     assert torch.allclose(scores.additive_score(query, keys, W_q, W_k, v), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("B,T,S,Hq,Hk,A", [(2, 3, 5, 4, 6, 7), (3, 40, 60, 16, 16, 32), (1, 1, 1, 2, 3, 4), (5, 300, 700, 8, 8, 8)])
-def test_additive_equals_broadcast_formula(g, B, T, S, Hq, Hk, A, device):
-    """Shapes that exercise every chunking branch (whole batch, batch rows, steps)."""
+@pytest.mark.parametrize("B,T,S,Hq,Hk,A", [(2, 3, 5, 4, 6, 7), (8, 3, 5, 4, 6, 7), (2, 40, 6, 16, 16, 8),
+                                            (1, 1, 1, 2, 3, 4), (5, 30, 70, 8, 8, 8)])
+def test_additive_equals_broadcast_formula(g, B, T, S, Hq, Hk, A, device, monkeypatch):
+    """Shapes that exercise every branch: one chunk (plain formula), chunks of batch rows, of steps, single cells."""
+    monkeypatch.setattr(scores, "CHUNK_ELEMENTS", 256)
     q, k = rand(B, T, Hq, g=g, device=device), rand(B, S, Hk, g=g, device=device)
     W_q, W_k, v = rand(A, Hq, g=g, device=device), rand(A, Hk, g=g, device=device), rand(A, g=g, device=device)
     assert torch.allclose(scores.additive_score(q, k, W_q, W_k, v), naive_tanh_score(q, k, W_q, W_k, v), atol=1e-5)
