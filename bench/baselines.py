@@ -198,8 +198,8 @@ def tutorial_train(model, train_batch, eval_batch, *, max_seconds, target=0.99, 
                    eval_every=100, seed=0, clock=time.perf_counter):
     """The tutorial's loop: Adam, random batches of 32, loss over padding, no clipping.
 
-    Evaluation time is not counted (the clock stops while evaluating), which
-    favours the baseline. ``clock`` is wall time (perf_counter) or CPU time
+    Evaluation time is not counted (the clock stops while evaluating), as
+    for attnlib (History.train_seconds). ``clock`` is wall time (perf_counter) or CPU time
     (process_time). -> dict(seconds, reached, exact, steps, records).
     """
     generator = torch.Generator().manual_seed(seed)

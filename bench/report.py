@@ -47,9 +47,11 @@ def markdown(meta: dict, rows: list, scaling: dict) -> str:
     lines += ["", "## Method", "", MEASURE_DOC.strip(), "",
               "Timings are medians over interleaved repetitions (the count is in results.json with every sample). "
               "Time to 99% (benchmark 4) is the training clock at the first evaluation reaching 99% exact match on "
-              "1000 held-out dates (days never seen in training); attnlib's clock includes its evaluations, the "
-              "baseline's clock stops while it is evaluated, and the baseline stops at its cap (5x attnlib's time, "
-              "at least the minimum in results.json): '> cap' means it had not reached 99% by then.", ""]
+              "1000 held-out dates (days never seen in training). Both clocks stop while the model is evaluated "
+              "(attnlib evaluates every 25 steps, the baseline every 100; with --clock cpu, attnlib's CPU seconds "
+              "include its evaluations), and the baseline stops at its cap (5x attnlib's time, at least the minimum "
+              "in results.json): '> cap' means it had not reached 99% by then. The row 'Luong dot ... under 10 s' "
+              "is wall time with the evaluations, what a learner waits.", ""]
     if meta.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in meta["notes"]] + [""]
     return "\n".join(lines)

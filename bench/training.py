@@ -145,7 +145,7 @@ def bench_time_to_target(ctx, device):
         hist = train(model, train_pairs, test_pairs, sv, tv, config, device=device)
         cpu_ours = time.process_time() - cpu_start
         ctx.cache[("trained", device, variant)] = model
-        t_ours = hist.seconds if ctx.clock == "wall" else cpu_ours
+        t_ours = hist.train_seconds if ctx.clock == "wall" else cpu_ours  # wall: training steps, evaluations excluded
         cap = min(max(p.cap_factor * t_ours, p.cap_min), p.cap_max)  # enough to prove (or refute) 5x
         base = baseline_model(ctx, variant, len(sv), len(tv), device)
         res = baselines.tutorial_train(base, train_batch, test_batch, max_seconds=cap, target=config.target or 0.99,
@@ -170,7 +170,8 @@ def bench_time_to_target(ctx, device):
             passed = hist.reached_target and ratio >= 5.0
         rows.append(Row(f"time_to_99/{variant}", f"4. time to 99% exact match, held-out dates, variant {variant}, H={hidden_size(ctx, variant)} "
                         f"(attnlib: train() defaults; baseline: tutorial loop, batch 32, Adam 1e-3, no mask)"
-                        + ("" if ctx.clock == "wall" else "; clock: process CPU time"),
+                        + ("; clock: training steps, evaluations excluded for both" if ctx.clock == "wall"
+                           else "; clock: process CPU time"),
                         ours_txt, base_txt, ratio, floor_text="≥ 5x sooner", passed=passed, speed=True,
                         ratio_text=ratio_text,
                         values={"attnlib_seconds": t_ours, "attnlib_reached": hist.reached_target,
@@ -180,10 +181,13 @@ def bench_time_to_target(ctx, device):
                                 "baseline_exact": res["exact"], "baseline_steps": res["steps"], "cap_seconds": cap,
                                 "attnlib_records": hist.records, "baseline_records": res["records"]}))
         if variant == "dot":
-            rows.append(Row("time_to_99/dot_absolute", "4. Luong dot reaches 99% held-out exact match in under 10 s (2 cores)"
+            t_absolute = hist.seconds if ctx.clock == "wall" else cpu_ours  # evaluations included
+            absolute_txt = f"{t_absolute:.1f} {unit}" if hist.reached_target else ours_txt
+            rows.append(Row("time_to_99/dot_absolute", "4. Luong dot reaches 99% held-out exact match in under 10 s (2 cores), "
+                            "evaluations included"
                             + ("" if ctx.clock == "wall" else " — here CPU seconds, a bound on idle wall time"),
-                            ours_txt, "—", None, floor_text="< 10 s", speed=True,
-                            passed=hist.reached_target and t_ours < 10.0))
+                            absolute_txt, "—", None, floor_text="< 10 s", speed=True,
+                            passed=hist.reached_target and t_absolute < 10.0))
     return rows
 
 
