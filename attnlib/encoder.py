@@ -97,11 +97,10 @@ class Encoder(nn.Module):
         padding = torch.arange(S, device=x.device)[None, :, None] >= lengths[:, None, None]  # (B, S, 1) bool
         pad_feature = padding.to(x.dtype)  # the extra input feature: 1 at padding, 0 at real tokens
         zeros = x.new_zeros(dirs, B, H)
+        run, hx = (torch.lstm, (zeros, zeros)) if self.kind == "lstm" else (torch.gru, zeros)  # what nn.LSTM/GRU call
         hs, cs = [], []
         for layer in range(self.num_layers):
             weights = [w for d in range(dirs) for w in self._layer_weights(layer, d)]
-            run = torch.lstm if self.kind == "lstm" else torch.gru
-            hx = (zeros, zeros) if self.kind == "lstm" else zeros
             x, *hidden = run(torch.cat([x, pad_feature], dim=-1), hx, weights, True, 1, 0.0, self.training,
                              self.bidirectional, True)  # x (B, S, dirs * H), hidden (dirs, B, H) each
             last = x[torch.arange(B, device=x.device), lengths - 1, :H]  # (B, H) forward: last real output

@@ -47,7 +47,7 @@ def baseline_model(ctx, variant, V_src, V_tgt, device, seed=0):
     return baselines.TutorialSeq2Seq(V_src, V_tgt, variant, ctx.sizes.emb, hidden_size(ctx, variant)).to(device)
 
 
-RNN_KERNELS = ("rnn_layer", "_cudnn_rnn")  # the fused RNN kernels (oneDNN on CPU, cuDNN), forward and backward
+RNN_KERNELS = ("mkldnn_rnn_layer",)  # the fused oneDNN RNN kernels on CPU, forward and backward
 
 
 def rnn_kernel_seconds(fn, steps: int = 5) -> float:
