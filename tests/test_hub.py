@@ -116,6 +116,19 @@ def proc_children(root_pid: int) -> set[int]:
     return found
 
 
+def identity(pid: int) -> str | None:
+    """pid's start time (a pid reused by another process has another), or None once it has ended (or is a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in "ZX" else fields[19]
+
+
+def identities(pids) -> dict[int, str]:
+    return {p: i for p in pids if (i := identity(p)) is not None}
+
+
 def pids_of_uid(uid: int) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
@@ -211,7 +224,7 @@ class Class:
         self.users: list[str] = []
         self.tmp: Path | None = None
         self.hub: subprocess.Popen | None = None
-        self.hub_pids: set[int] = set()
+        self.hub_procs: dict[int, str] = {}  # {pid: identity} of the hub and everything it started
         self.password = secrets.token_urlsafe(12)  # an old class password: the hub must ignore it
         self.passwords: dict[str, str] = {}  # each user's own, from add-users.sh's credentials file
         self.cgroups: set[Path] = set()  # the student cgroups this class may have made
@@ -400,7 +413,7 @@ class Class:
             return
         self._torn_down = True
         if self.hub is not None:
-            self.hub_pids |= proc_children(self.hub.pid)
+            self.hub_procs.update(identities(proc_children(self.hub.pid)))
             if self.hub.poll() is None:
                 self.hub.send_signal(signal.SIGTERM)  # the hub stops the servers, the service and the proxy
                 try:
@@ -410,9 +423,7 @@ class Class:
                     self.hub.wait(timeout=10)
             self.log.close()
         leftovers = set()
-        for pid in self.hub_pids:
-            if os.path.exists(f"/proc/{pid}"):
-                leftovers.add(pid)
+        leftovers.update(p for p, ident in self.hub_procs.items() if identity(p) == ident)
         for name in self.users:
             try:
                 leftovers.update(pids_of_uid(pwd.getpwnam(name).pw_uid))
@@ -466,8 +477,11 @@ def running_class():
             with pytest.raises(KeyError):
                 pwd.getpwnam(name)
         assert k.tmp is None or not k.tmp.exists(), f"{k.tmp} was not removed"
-        stray = [p for p in k.hub_pids if os.path.exists(f"/proc/{p}")]
-        assert not stray, f"processes left running: {stray}"
+        def stray():
+            return [p for p, ident in k.hub_procs.items() if identity(p) == ident]
+        with contextlib.suppress(TimeoutError):  # killed processes take a moment to go
+            wait_for("the class's processes to end", lambda: not stray(), 10)
+        assert not stray(), f"processes left running: {stray()}"
         left = [str(g) for g in k.cgroups if g.exists()]
         assert not left, f"cgroups left behind: {left}"
 
@@ -528,7 +542,7 @@ def test_class_workflow_on_jupyterhub(klass):
         r = k.api("POST", f"/users/{name}/tokens", json={"note": "attn-test", "expires_in": 3600})
         assert r.status_code in (200, 201), r.text
         k.tokens[name] = r.json()["token"]
-    k.hub_pids = proc_children(k.hub.pid)
+    k.hub_procs = identities(proc_children(k.hub.pid))
 
     # Each server runs as its own Linux user: the pid the hub spawned, and the socket it serves on.
     listening = listening_sockets()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_hub import IS_ROOT, cgroup_dirs, proc_children, running_class, wait_for
+from test_hub import IS_ROOT, cgroup_dirs, identities, proc_children, running_class, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not IS_ROOT and not os.environ.get("CI"),
@@ -49,7 +49,7 @@ def hub():
             r = k.api("POST", f"/users/{name}/tokens", json={"note": "attn-test", "expires_in": 3600})
             assert r.status_code in (200, 201), r.text
             k.tokens[name] = r.json()["token"]
-        k.hub_pids = proc_children(k.hub.pid)
+        k.hub_procs = identities(proc_children(k.hub.pid))
         k.kernels = {n: k.ok(n, "POST", "api/kernels", json={"name": "python3"})["id"] for n in (a, b)}
         k.execute(b, k.kernels[b], NEIGHBOUR_CELL)  # warm up
         k.baseline = [neighbour_cell(k) for _ in range(5)]
@@ -244,6 +244,9 @@ print(f"{used / (time.monotonic() - t0):.2f}")
     report(hub, "busy loop", status, out, times)
     assert status == "ok", f"{a}'s busy loop: {status} {out[-500:]}"
     cores = float(out.split()[-1])
-    print(f"A's busy loop used {cores:.2f} cores (limit {cpus:.2f}, machine {os.cpu_count()})")
+    throttled = counter(stat, "nr_throttled") - throttled_before
+    print(f"A's busy loop used {cores:.2f} cores (limit {cpus:.2f}, machine {os.cpu_count()}), "
+          f"throttled in {throttled} periods of 100 ms")
     assert cores <= cpus * 1.15, f"A's busy loop used {cores:.2f} cores, over its limit of {cpus:.2f}"
-    assert counter(stat, "nr_throttled") > throttled_before, f"{stat}: A was never throttled"
+    # On a busy machine A may get less than its limit and never be throttled: then the limit had nothing to do.
+    assert throttled > 0 or cores < cpus * 0.9, f"{stat}: A used {cores:.2f} cores and was never throttled"
