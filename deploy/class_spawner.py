@@ -19,6 +19,7 @@ set from environment variables in jupyterhub_config.py.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import signal
@@ -161,6 +162,7 @@ class ClassSpawner(LocalProcessSpawner):
                   help="How to hold the limits: auto = a cgroup where possible, else rlimits.")
     tasks_limit = Integer(0, config=True,
                           help="Most processes and threads of one server and all it starts (0: no limit).")
+    _cgroup: Cgroup | None = None
 
     def _cgroup_or_none(self) -> Cgroup | None:
         if self.limits not in ("auto", "cgroup"):
@@ -182,7 +184,7 @@ class ClassSpawner(LocalProcessSpawner):
         try:
             return await super().start()
         except BaseException:
-            self._remove_cgroup()
+            await self._remove_cgroup()
             raise
 
     def make_preexec_fn(self, name):
@@ -203,9 +205,9 @@ class ClassSpawner(LocalProcessSpawner):
 
     async def stop(self, now=False):
         await super().stop(now=now)
-        self._remove_cgroup()
+        await self._remove_cgroup()
 
-    def _remove_cgroup(self):
+    async def _remove_cgroup(self):
         if self.limits not in ("auto", "cgroup"):
             return
         try:
@@ -213,7 +215,7 @@ class ClassSpawner(LocalProcessSpawner):
         except OSError:
             return  # no cgroups on this server: nothing to remove
         try:
-            group.remove()
+            await asyncio.to_thread(group.remove)  # waits for killed processes: not on the hub's event loop
         except OSError as e:
             self.log.warning("could not remove the cgroup of %s: %s", self.user.name, e)
 
