@@ -5,7 +5,8 @@ deploy/setup.sh) starts on free loopback ports; an instructor and ATTN_HUB_STUDE
 are temporary Linux users. Everything goes through the proxy with the endpoints the JupyterLab UI uses:
 the formgrader's REST API (generate, release, collect, scores, release feedback), the assignment list's
 (fetch, submit, fetch feedback), the contents API (edit notebooks) and terminals (what a student can
-read). Everyone logs in with their own password (PAM), which deploy/add-users.sh set. Grading is the hub's "grader" service, which runs the course's safe pipeline (python -m grading).
+read). Everyone logs in with their own password (PAM), which deploy/add-users.sh set. Grading is the
+hub's "grader" service, which runs the course's safe pipeline (python -m grading).
 Every process, user, cgroup and folder the test made is removed at the end, also when it fails.
 tests/test_hub_security.py uses the same class for the login matrix and the limits per student.
 
@@ -194,8 +195,9 @@ def cgroup_dirs(pid) -> dict[str, Path]:
         for where, kind, options in mounts:
             if kind == "cgroup" and controller in options.split(",") and controller in own:
                 out[controller] = Path(where) / own[controller]
-            elif kind == "cgroup2" and "" in own and controller in (Path(where) / "cgroup.controllers").read_text().split():
-                out[controller] = Path(where) / own[""]
+            elif kind == "cgroup2" and "" in own:
+                if controller in (Path(where) / "cgroup.controllers").read_text().split():
+                    out[controller] = Path(where) / own[""]
     return out
 
 
@@ -464,7 +466,8 @@ class Class:
 
 @contextlib.contextmanager
 def running_class():
-    """A Class (deploy/setup.sh run first); afterwards checks that its users, folders, processes and cgroups are gone."""
+    """A Class (deploy/setup.sh run first); afterwards, checks that its users, folders, processes and
+    cgroups are gone."""
     assert IS_ROOT, "CI is set but the tests do not run as root: the class test must create Linux users"
     setup = subprocess.run([str(DEPLOY / "setup.sh")], capture_output=True, text=True, timeout=900)
     assert setup.returncode == 0, f"deploy/setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
