@@ -387,7 +387,12 @@ class Class:
             out, deadline = "", time.monotonic() + timeout
             try:
                 while True:
-                    msg = json.loads(await asyncio.wait_for(ws.read_message(), deadline - time.monotonic()))
+                    raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
+                    if raw is None:
+                        raise ConnectionError(f"{name}'s kernel websocket closed; output so far: {out[-2000:]}")
+                    if isinstance(raw, bytes):  # a message with binary buffers (widgets): not ours
+                        continue
+                    msg = json.loads(raw)
                     kind, content = msg["header"]["msg_type"], msg["content"]
                     if kind == "status" and content["execution_state"] in ("restarting", "dead"):
                         return content["execution_state"], out
