@@ -13,6 +13,9 @@ Every decoder starts from the encoder's last state. Where attention sits:
   (Luong et al. 2015, eq. 5) and p(y_t) = softmax(W_s h̃_t) (eq. 6). Without
   input feeding h_t does not depend on attention, so teacher-forced training
   runs the RNN over all steps in one call and attends for all steps at once.
+  With ``window=D`` it attends locally (section 3.2, attnlib.local): local-m's
+  p_t = t and local-p's p_t from h_t are known for every step at once too;
+  step-by-step decoding counts t in the state (``"t"``, (B,) long).
 - Bahdanau: s_{i-1} attends first, and the context enters the recurrence,
   s_i = f(s_{i-1}, y_{i-1}, c_i) (Bahdanau et al. 2014, eq. 4 and A.1.2), so it
   runs step by step; p(y_i) = g(y_{i-1}, s_i, c_i) (eq. 4) with a linear g
@@ -26,6 +29,7 @@ import torch
 from torch import nn
 
 from .attention import BahdanauAttention, LuongAttention
+from .local import LocalAttention
 from .encoder import make_rnn, state_from_rnn, state_to_rnn
 from .vocab import PAD
 
@@ -100,15 +104,26 @@ class NoAttentionDecoder(Decoder):
 
 
 class LuongDecoder(Decoder):
-    """Luong et al. 2015 global attention decoder, optionally with input feeding (section 3.3)."""
+    """Luong et al. 2015 decoder, optionally with input feeding (section 3.3).
+
+    Global attention (section 3.1) by default; ``window=D`` makes it local
+    (section 3.2): local-m, or local-p with ``predictive=True``.
+    """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, key_size: int, score: str = "dot",
-                 rnn: str = "lstm", num_layers: int = 1, input_feeding: bool = False, attn_size: int | None = None):
+                 rnn: str = "lstm", num_layers: int = 1, input_feeding: bool = False, attn_size: int | None = None,
+                 window: int | None = None, predictive: bool = False):
         super().__init__()
         self.kind, self.input_feeding, self.hidden_size = rnn, input_feeding, hidden_size
+        self.local = window is not None
+        if predictive and not self.local:
+            raise ValueError("predictive=True (local-p) needs a window D: pass window=D")
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=PAD)
         self.rnn = make_rnn(rnn, emb_size + (hidden_size if input_feeding else 0), hidden_size, num_layers)
-        self.attention = LuongAttention(hidden_size, score, key_size, attn_size)
+        if self.local:
+            self.attention = LocalAttention(hidden_size, score, key_size, window, predictive, attn_size)
+        else:
+            self.attention = LuongAttention(hidden_size, score, key_size, attn_size)
         self.W_c = nn.Linear(key_size + hidden_size, hidden_size, bias=False)
         self.W_s = nn.Linear(hidden_size, vocab_size)
 
@@ -116,11 +131,16 @@ class LuongDecoder(Decoder):
         state = dict(encoder_state)
         if self.input_feeding:  # h̃_0 = 0
             state["feed"] = encoder_state["h"].new_zeros(encoder_state["h"].shape[0], self.hidden_size)
+        if self.local:  # the target step t, local-m's p_t
+            state["t"] = torch.zeros(encoder_state["h"].shape[0], dtype=torch.long, device=encoder_state["h"].device)
         return state
 
-    def _attend(self, h, memory):
-        """h (B, T, H) -> logits (B, T, V), weights (B, T, S), h̃ (B, T, H)."""
-        context, weights = self.attention(h, memory.keys, memory.mask)  # (B, T, Hk), (B, T, S)
+    def _attend(self, h, memory, steps=None):
+        """h (B, T, H), steps (B, T) or None (local only) -> logits (B, T, V), weights (B, T, S), h̃ (B, T, H)."""
+        if self.local:
+            context, weights = self.attention(h, memory.keys, memory.mask, steps)  # (B, T, Hk), (B, T, S)
+        else:
+            context, weights = self.attention(h, memory.keys, memory.mask)  # (B, T, Hk), (B, T, S)
         h_tilde = torch.tanh(self.W_c(torch.cat([context, h], dim=-1)))  # (B, T, H): eq. 5
         return self.W_s(h_tilde), weights, h_tilde  # eq. 6 (softmax in the loss)
 
@@ -128,7 +148,10 @@ class LuongDecoder(Decoder):
         if self.input_feeding:
             return super().forward(tgt_in, state, memory)
         h, _ = self.rnn(self.embedding(tgt_in), state_to_rnn(state, self.kind))  # (B, T, H): all steps at once
-        logits, weights, _ = self._attend(h, memory)
+        steps = None
+        if self.local:  # p_t = t for local-m, from the state's counter on
+            steps = state["t"][:, None] + torch.arange(tgt_in.shape[1], device=tgt_in.device)  # (B, T)
+        logits, weights, _ = self._attend(h, memory, steps)
         return logits, weights
 
     def step(self, y_prev, state, memory):
@@ -136,10 +159,12 @@ class LuongDecoder(Decoder):
         if self.input_feeding:
             x = torch.cat([x, state["feed"][:, None]], dim=-1)  # (B, 1, E + H)
         h, hidden = self.rnn(x, state_to_rnn(state, self.kind))  # (B, 1, H)
-        logits, weights, h_tilde = self._attend(h, memory)
+        logits, weights, h_tilde = self._attend(h, memory, state["t"][:, None] if self.local else None)
         new_state = state_from_rnn(hidden, self.kind)
         if self.input_feeding:
             new_state["feed"] = h_tilde[:, 0]
+        if self.local:
+            new_state["t"] = state["t"] + 1
         return logits[:, 0], new_state, weights[:, 0]
 
 

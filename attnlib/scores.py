@@ -11,6 +11,7 @@ per decoder step and one column per source position.
 | dot_score         | h_tᵀ h̄_s                               | Luong et al. 2015, eq. 8     |
 | general_score     | h_tᵀ W_a h̄_s                           | Luong et al. 2015, eq. 8     |
 | concat_score      | v_aᵀ tanh(W_a [h_t; h̄_s])              | Luong et al. 2015, eq. 8     |
+| location_score    | W_a h_t (no keys: where, not what)     | Luong et al. 2015, eq. 8     |
 | additive_score    | v_aᵀ tanh(W_a s_{i-1} + U_a h_j)       | Bahdanau et al. 2014, A.1.2  |
 
 The two tanh scores would naively build a (B, T, S, A) tensor and keep it,
@@ -97,6 +98,19 @@ def concat_score(query: torch.Tensor, keys: torch.Tensor, W: torch.Tensor, v: to
     hq = query.shape[2]
     _check_matrix("W", W, "(A, Hq + Hk)", None, hq + keys.shape[2])
     return additive_score(query, keys, W[:, :hq], W[:, hq:], v)
+
+
+def location_score(query: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """Luong location-based score W_a h_t (Luong et al. 2015, eq. 8, location): a_t = softmax(W_a h_t).
+
+    query (B, T, H), W (S, H) -> scores (B, T, S). The scores come from the
+    decoder state alone, one learned row per source position, so W fixes the
+    source width S. Not in ``SCORES``: it takes no keys.
+    """
+    check_tensor("query", query, 3, "(B, T, H)")
+    check_float("query", query)
+    _check_matrix("W", W, "(S, H)", None, query.shape[2])
+    return query @ W.transpose(0, 1)  # (B, T, S): eq. 8, location
 
 
 def additive_score_projected(query_proj: torch.Tensor, key_proj: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -17,14 +17,15 @@ from .decoders import BahdanauDecoder, LuongDecoder, NoAttentionDecoder, reorder
 from .encoder import Encoder
 from .vocab import BOS, EOS, PAD
 
-VARIANTS = ("none", "dot", "general", "concat", "bahdanau")
+VARIANTS = ("none", "dot", "general", "concat", "bahdanau", "local-m", "local-p")
+LOCAL = {"local-m": False, "local-p": True}  # local variant -> predictive (Luong et al. 2015, section 3.2)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model (stored in checkpoints as plain data)."""
 
-    variant: str = "dot"          # "none" (bottleneck), Luong "dot" | "general" | "concat", or "bahdanau"
+    variant: str = "dot"          # "none" (bottleneck), Luong "dot" | "general" | "concat", "bahdanau", Luong local "local-m" | "local-p"
     emb_size: int = 32            # characters need few dimensions
     hidden_size: int = 128        # decoder size; each encoder direction gets half, so keys are this size too
     rnn: str = "lstm"             # LSTM: ≈1.7x faster than GRU on CPU at these sizes (FIELD-NOTES)
@@ -32,10 +33,18 @@ class ModelConfig:
     num_layers: int = 1
     attn_size: int | None = None  # A for concat/additive scores; None means hidden_size
     input_feeding: bool = False   # Luong 3.3; off keeps teacher forcing a single RNN call
+    window: int = 10              # local-m/-p: D, the window [p_t - D, p_t + D]; Luong's D = 10 (section 4.1)
+    local_score: str = "general"  # local-m/-p score inside the window: Luong's best local model is local-p (general)
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}: expected one of {VARIANTS}")
+        if self.variant in LOCAL:
+            if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < (1 if LOCAL[self.variant] else 0):
+                raise ValueError(f"window D of {self.variant} must be an int >= {1 if LOCAL[self.variant] else 0} "
+                                 f"(local-p's σ = D/2 must be > 0), got {self.window!r}")
+            if self.local_score not in ("dot", "general"):
+                raise ValueError(f"unknown local_score {self.local_score!r}: expected 'dot' or 'general'")
         if self.bidirectional and self.hidden_size % 2:
             raise ValueError(f"a bidirectional encoder needs an even hidden_size, got {self.hidden_size}")
 
@@ -51,6 +60,9 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -
         if config.num_layers != 1:
             raise ValueError("the Bahdanau model has one layer (num_layers=1)")
         decoder = BahdanauDecoder(tgt_vocab_size, E, H, H, config.attn_size, config.rnn)
+    elif config.variant in LOCAL:
+        decoder = LuongDecoder(tgt_vocab_size, E, H, H, config.local_score, config.rnn, config.num_layers,
+                               config.input_feeding, config.attn_size, config.window, LOCAL[config.variant])
     else:
         decoder = LuongDecoder(tgt_vocab_size, E, H, H, config.variant, config.rnn, config.num_layers,
                                config.input_feeding, config.attn_size)
