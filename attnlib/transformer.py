@@ -58,7 +58,8 @@ def scaled_dot_product_attention(query: torch.Tensor, keys: torch.Tensor, values
     query (B, T, d), keys (B, S, d), values (B, S, Hv), mask (B, S) bool or None
     -> output (B, T, Hv), weights (B, T, S). ``scale`` defaults to 1/√d;
     ``scale=1`` is Luong's dot attention. Equal to
-    ``F.scaled_dot_product_attention(query, keys, values, attn_mask=mask[:, None, :], is_causal=causal)``.
+    ``F.scaled_dot_product_attention(query, keys, values, attn_mask=mask[:, None, :])`` (or
+    ``is_causal=True`` without a mask; with both, attn_mask=mask[:, None, :] & ones(T, S).tril()).
     """
     check_tensor("query", query, 3, "(B, T, d)")
     check_tensor("keys", keys, 3, "(B, S, d)")
