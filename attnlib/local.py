@@ -188,8 +188,9 @@ def gather_window(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """values (B, S, H), index (B, T, K) -> the window's values (B, T, K, H), index clipped to [0, S)."""
     B, T, K = index.shape
     S, H = values.shape[1], values.shape[2]
-    flat = index.clamp(0, S - 1).reshape(B, T * K, 1).expand(B, T * K, H)  # (B, T·K, H)
-    return values.gather(1, flat).view(B, T, K, H)  # (B, T, K, H)
+    rows = index.clamp(0, S - 1) + (torch.arange(B, device=index.device) * S)[:, None, None]  # (B, T, K): row of (B·S, H)
+    # index_select copies whole rows: on CPU ~10x faster than gather with an expanded (B, T·K, H) index
+    return values.reshape(B * S, H).index_select(0, rows.view(-1)).view(B, T, K, H)  # (B, T, K, H)
 
 
 class LocalAttention(nn.Module):
@@ -265,11 +266,12 @@ class LocalAttention(nn.Module):
         allowed = window_slots(index, positions, self.window, mask)  # (B, T, K)
         window_keys = gather_window(keys, index)  # (B, T, K, Hk): h̄_s in the window
         q = query if self.score == "dot" else query @ self.W_a  # (B, T, Hk): W_aᵀ h_t, so h_tᵀ W_a h̄_s = qᵀ h̄_s
-        scores = (window_keys @ q.unsqueeze(-1)).squeeze(-1)  # (B, T, K, Hk) @ (B, T, Hk, 1) -> (B, T, K): eq. 8
+        # multiply-and-sum: on CPU faster than bmm/einsum over B·T tiny (K, Hk) matrices
+        scores = (window_keys * q.unsqueeze(2)).sum(-1)  # (B, T, K, Hk) -> (B, T, K): h_tᵀ h̄_s or h_tᵀ W_a h̄_s, eq. 8
         weights = _window_softmax(scores, allowed)  # (B, T, K): align, eq. 7 over the window
         if self.predictive:
             weights = weights * gaussian_weights(positions, index, self.sigma)  # (B, T, K): eq. 10
-        context = (weights.unsqueeze(-2) @ window_keys).squeeze(-2)  # (B, T, 1, K) @ (B, T, K, Hk) -> (B, T, Hk)
+        context = (weights.unsqueeze(-1) * window_keys).sum(2)  # (B, T, K, Hk) -> (B, T, Hk): c_t = Σ_s a_t(s) h̄_s
         # Slots outside [0, S) were clipped onto 0 or S - 1; their weight is exactly 0, so adding changes nothing.
         dense = weights.new_zeros(B, T, S).scatter_add(2, index.clamp(0, S - 1), weights)  # (B, T, S)
         return context, dense

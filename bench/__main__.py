@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from . import kernels, notebooks, report, training
+from . import local as local_bench
 from .rows import Row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +34,7 @@ BENCHMARKS = {
     "notebooks": notebooks.bench_notebooks,
     "scaling": kernels.bench_scaling,
     "one_thread": kernels.bench_one_thread,
+    "local": local_bench.bench_local,
 }
 ON_CUDA = {"additive", "luong", "step", "time_to_99", "decode", "scaling"}  # notebooks pick their own device; one_thread is a CPU check
 

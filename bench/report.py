@@ -1,4 +1,4 @@
-"""Write bench/results.md, bench/results.json and bench/scaling.png."""
+"""Write bench/results.md, bench/results.json, bench/scaling.png and bench/local_scaling.png."""
 from __future__ import annotations
 
 import json
@@ -44,6 +44,17 @@ def markdown(meta: dict, rows: list, scaling: dict) -> str:
         for i, S in enumerate(series[names[0]]["S"]):
             cells = [f"{series[n]['seconds'][i] * 1e3:.1f} ms / {series[n]['peak_bytes'][i] / 2**20:.1f} MB" for n in names]
             lines.append(f"| {S} | " + " | ".join(cells) + " |")
+    local = local_series(rows)
+    if local is not None:
+        values = local.values
+        lines += ["", f"## Local vs global attention, one decoder step ({values['device']}, D={values['D']}, "
+                  f"B={values['B']}, H={values['H']}, dot score)", "", "![time per decoder step vs S](local_scaling.png)", ""]
+        for mode, by_name in values["local_series"].items():
+            names = list(by_name)
+            lines += [f"| S ({mode}) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+            for i, S in enumerate(by_name[names[0]]["S"]):
+                lines.append(f"| {S} | " + " | ".join(f"{by_name[n]['seconds'][i] * 1e6:.0f} µs" for n in names) + " |")
+            lines.append("")
     lines += ["", "## Method", "", MEASURE_DOC.strip(), "",
               "Timings are medians over interleaved repetitions (the count is in results.json with every sample). "
               "Time to 99% (benchmark 4) is the training clock at the first evaluation reaching 99% exact match on "
@@ -77,7 +88,42 @@ def write(out_dir: str, meta: dict, rows: list, scaling: dict) -> list:
         f.write("\n")
     if scaling:
         paths.append(plot(os.path.join(out_dir, "scaling.png"), scaling, meta.get("plot_title", "")))
+    if local_series(rows) is not None:
+        paths.append(plot_local(os.path.join(out_dir, "local_scaling.png"), local_series(rows)))
     return paths
+
+
+def local_series(rows):
+    """The row of benchmark "local" that carries every series (bench/local.py), or None."""
+    return next((r for r in rows if isinstance(r.values, dict) and "local_series" in r.values), None)
+
+
+def plot_local(path: str, row) -> str:
+    """Time per decoder step against S, global vs local attention, forward and forward + backward."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = row.values
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, (mode, by_name) in zip(axes, v["local_series"].items()):
+        for name, s in by_name.items():
+            style = dict(linestyle="--", marker="s", color="black") if name == "global" else dict(marker="o")
+            ax.plot(s["S"], [t * 1e6 for t in s["seconds"]], label=name, **style)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("source length S")
+        ax.set_title(f"One decoder step, {mode}")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("time per step (µs)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Global vs local attention (Luong 2015, 3.2), D={v['D']}, B={v['B']} H={v['H']}, dot score, "
+                 f"{v.get('threads', '?')} CPU thread(s), float32, {v['device']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def plot(path: str, scaling: dict, title: str = "") -> str:
