@@ -6,6 +6,7 @@ Shape legend, used in every docstring and comment of the package:
     T  target length (decoder steps)
     H  hidden size (Hq of a query, Hk of a key)   A  additive-attention size
     V  vocabulary size          E  embedding size  L  RNN layers
+    K  local window slots, 2D + 1 (attnlib.local)   N  attention heads (attnlib.transformer)
 
 A source ``mask`` is a bool tensor (B, S), True where the position holds a
 real token. Scores and attention weights are (B, T, S): one row per decoder
@@ -14,6 +15,8 @@ step, one column per source position.
 Modules, lowest first (imports flow downward only):
     scores      dot, general, concat, additive scores (pure functions)
     attention   masked softmax, context vector, LuongAttention, BahdanauAttention
+    local       Luong's local attention (local-m, local-p): windows, eq. 9 and 10, LocalAttention
+    transformer scaled dot-product and multi-head attention (Vaswani et al. 2017)
     encoder     embedding + (bi)RNN over packed sequences
     decoders    no attention, Luong, Bahdanau
     seq2seq     model wrapper, masked loss, greedy decoding and beam search
