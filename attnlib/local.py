@@ -32,7 +32,7 @@ Two ways to compute the same weights:
 - ``window_mask``, ``gaussian_weights``, ``local_weights``: pure functions over
   the full (B, T, S) scores, easy to read and to check by hand;
 - ``LocalAttention``: gathers the K = 2D + 1 window positions of every step
-  (``window_index``), so one decoder step costs O(D) instead of O(S); it
+  (``window_index``), so one decoder step reads O(D) positions instead of O(S); it
   returns the weights scattered back to (B, T, S), the contract of
   ``LuongAttention``. tests/test_local.py checks that both agree.
 
@@ -202,8 +202,10 @@ class LocalAttention(nn.Module):
     query rows, for local-m's p_t = t (default 0..T-1, teacher forcing from
     the first step; a decoder stepping one token at a time passes its counter);
     local-p ignores them. Only the K = 2D + 1 window positions of each step are
-    gathered and scored, so a decoder step costs O(D·H), whatever S; the
-    weights are scattered back to (B, T, S), zero outside the window.
+    gathered and scored, so a decoder step costs O(D·H) (plus local-p's O(A·H)
+    position predictor) whatever S, apart from O(S) bookkeeping: local-p's
+    lengths from the mask and the zero-filled (B, T, S) weights, into which
+    the window's weights are scattered (zero outside the window).
 
     ``predictive=False`` is local-m, ``True`` local-p with W_p (A, H) and v_p (A,)
     (A = ``attn_size``, default ``hidden_size``) and σ = ``sigma`` (default D/2).
