@@ -17,7 +17,12 @@ Forward (greedy/beam decoding) and forward + backward (a training step with
 input feeding, where each step runs alone), medians of interleaved repetitions,
 each repetition timing a loop of calls (one call lasts tens of microseconds).
 The rows compare local-p with global; every series is in the plot
-local_scaling.png (written by bench/report.py from the last row's values).
+local_scaling.png (written by bench/report.py from the "local/flat" row's values).
+The backward pass of every candidate writes a dense (B, S, H) gradient for the
+keys (autograd zero-fills it), so local attention's forward + backward is not
+flat in S; its forward, what each generated token costs, is.
+Runs on the CPU only: the device list of bench/__main__.py (ON_CUDA) is left
+as it is; the module runs unchanged on CUDA (tests/test_local.py).
 """
 from __future__ import annotations
 
