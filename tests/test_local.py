@@ -349,3 +349,17 @@ def test_tiny_model_overfits_a_copy_task(variant, one_thread):
                 break
     assert exact == 1.0, f"{variant}: exact match {exact:.2f} after {step + 1} steps, loss {float(loss):.3f}"
     assert time.perf_counter() - start < 30  # ~1 s alone on one core (75 steps at most); generous for shared CPUs
+
+
+def test_local_model_checkpoint_round_trip(tmp_path):
+    from attnlib.checkpoints import load_checkpoint, save_checkpoint
+
+    vocab = Vocab.build(["0123456789"])
+    m = build_model(ModelConfig(variant="local-p", emb_size=6, hidden_size=10, window=3, local_score="dot"), len(vocab), len(vocab)).eval()
+    save_checkpoint(tmp_path / "local.pt", m, vocab, vocab)
+    loaded, *_ = load_checkpoint(tmp_path / "local.pt")
+    assert loaded.config == m.config and loaded.decoder.attention.window == 3 and loaded.decoder.attention.score == "dot"
+    src, lengths = torch.tensor([[4, 5, 6, 7]]), torch.tensor([4])
+    tgt = torch.tensor([[1, 4, 5]])
+    for a, b in zip(m(src, lengths, tgt), loaded(src, lengths, tgt)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
