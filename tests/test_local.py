@@ -215,6 +215,20 @@ def test_gradcheck(predictive, score):
         assert all(float(g.abs().max()) > 0 for g in grads)
 
 
+def test_general_score_with_other_key_size_and_empty_windows_have_finite_gradients():
+    B, T, S, H, Hk = 2, 9, 5, 3, 4
+    g = torch.Generator().manual_seed(8)
+    q = torch.randn(B, T, H, generator=g, dtype=F64, requires_grad=True)
+    k = torch.randn(B, S, Hk, generator=g, dtype=F64, requires_grad=True)
+    mask = lengths_mask([5, 2], S)
+    m = local(H, "general", window=1, key_size=Hk)
+    context, w = m(q, k, mask)
+    torch.testing.assert_close(w, local_weights(general_score(q, k, m.W_a), m.positions(q, mask), 1, mask))
+    assert bool((w[1, 3:] == 0).all()) and bool((context[1, 3:] == 0).all())  # t ≥ 2 + D: empty windows
+    (context.sum() + w.sum()).backward()
+    assert torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all() and torch.isfinite(m.W_a.grad).all()
+
+
 def test_steps_shift_local_m_windows():
     q, k, mask = inputs(1, 2, 9, 3, [9], seed=7)
     m = local(3, window=1)
