@@ -225,9 +225,10 @@ class LocalAttention(nn.Module):
         self.sigma = (window / 2 if sigma is None else sigma) if predictive else None  # σ = D/2, section 3.2
         if predictive:
             _check_sigma(self.sigma)
-        if score == "general":
+        if score == "general":  # initialised and learning like LuongAttention's (identity, a tenth of the rate)
             self.W_a = nn.Parameter(torch.empty(hidden_size, key_size))
-            nn.init.xavier_uniform_(self.W_a)
+            nn.init.eye_(self.W_a)
+            self.W_a.lr_scale = 0.1
         if predictive:
             attn_size = attn_size or hidden_size
             self.W_p = nn.Parameter(torch.empty(attn_size, hidden_size))

@@ -13,7 +13,10 @@ import torch
 from .data import Batch, make_batch
 from .device import resolve_device, seed_everything
 from .metrics import bleu, exact_match, token_accuracy
+from .seq2seq import ModelConfig, build_model
 from .vocab import EOS
+
+TEST_STEPS = 3000  # tests/test_train.py's budget; every variant needs at most half of it (benchmark 10)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ class History:
         return [r[name] for r in self.records]
 
 
+def date_model(variant: str, src_vocab_size: int, tgt_vocab_size: int, seed: int = 0, **config):
+    """The course's model for the date task, initialised from `seed`. The bottleneck ("none") carries the
+    whole date in its one vector and gets a twice wider one (H=256) to reach 99%."""
+    config.setdefault("hidden_size", 256 if variant == "none" else 128)
+    seed_everything(seed)
+    return build_model(ModelConfig(variant=variant, **config), src_vocab_size, tgt_vocab_size)
+
+
 def _rows(batch: Batch, index: torch.Tensor) -> Batch:
     """Rows `index` of a big padded batch, trimmed to their longest source and target."""
     src_len = batch.src_len[index]
@@ -90,6 +101,15 @@ def evaluate(model, pairs, src_vocab, tgt_vocab, device=None, batch_size: int = 
     return {"exact": exact_match(preds, refs), "token_acc": token_accuracy(preds, refs), "bleu": bleu(preds, refs)}
 
 
+def param_groups(model, lr: float) -> list[dict]:
+    """Adam's parameter groups: a parameter with an `lr_scale` attribute learns at lr * lr_scale (the general
+    score's W_a, see attnlib.attention.LuongAttention), every other one at lr."""
+    scales: dict[float, list] = {}
+    for p in model.parameters():
+        scales.setdefault(getattr(p, "lr_scale", 1.0), []).append(p)
+    return [{"params": ps, "lr": lr * scale} for scale, ps in sorted(scales.items(), reverse=True)]
+
+
 def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainConfig = TrainConfig(), device=None) -> History:
     """Adam with gradient clipping on random batches; evaluates every `eval_every` steps."""
     from tqdm.auto import tqdm
@@ -98,9 +118,10 @@ def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainCon
     generator = seed_everything(config.seed)
     model.to(device).train()
     full = make_batch(train_pairs, src_vocab, tgt_vocab).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    groups = param_groups(model, config.lr)
+    optimizer = torch.optim.Adam(groups, lr=config.lr)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=config.lr_patience,
-                                                         min_lr=config.min_lr)
+                                                         min_lr=[config.min_lr * g["lr"] / config.lr for g in groups])
     history, losses, start, train_seconds = History(), [], time.perf_counter(), 0.0
     bar = tqdm(range(1, config.max_steps + 1), disable=not config.progress, leave=False, desc="training")
     for step in bar:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from . import kernels, notebooks, report, training
+from . import kernels, load, notebooks, report, robustness, training
 from . import local as local_bench
-from .rows import Row
+from .rows import Row, machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -34,6 +34,8 @@ BENCHMARKS = {
     "notebooks": notebooks.bench_notebooks,
     "scaling": kernels.bench_scaling,
     "one_thread": kernels.bench_one_thread,
+    "load": load.bench_load,
+    "robustness": robustness.bench_robustness,
     "local": local_bench.bench_local,
 }
 ON_CUDA = {"additive", "luong", "step", "time_to_99", "decode", "scaling"}  # notebooks pick their own device; one_thread is a CPU check
@@ -145,6 +147,9 @@ def _run(names, quick, out_dir, log, clock, variants, reps=None, scaling_batch=N
         if name not in ON_CUDA:
             for r in cpu_rows:
                 r.cuda = "n/a"
+        where = machine()
+        for r in cpu_rows:
+            r.machine = r.machine or where
         rows += cpu_rows
         for r in cpu_rows:
             log(f"[bench]   {r.id}: attnlib {r.attnlib} | baseline {r.baseline} | {r.ratio_str()}")
@@ -159,7 +164,7 @@ def _run(names, quick, out_dir, log, clock, variants, reps=None, scaling_batch=N
                    + ("" if torch.get_num_threads() == 2 else f" --threads {torch.get_num_threads()}")
                    + ("" if clock == "wall" else f" --clock {clock}") + (" --variants " + " ".join(variants) if variants else ""),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        "machine": f"{machine()}, torch {torch.__version__}, "
                    f"Python {platform.python_version()}, float32; load average {load_start:.1f} at the start, "
                    f"{os.getloadavg()[0]:.1f} at the end (other processes share the cores)",
         "summary": (f"{sum(r.passed is True for r in rows)} floors passed, {len(failed)} missed"

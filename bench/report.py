@@ -7,7 +7,7 @@ import os
 
 from .measure import __doc__ as MEASURE_DOC
 
-COLUMNS = ("benchmark", "attnlib", "baseline", "ratio", "floor", "pass/fail", "CUDA")
+COLUMNS = ("benchmark", "attnlib", "baseline", "ratio", "floor", "pass/fail", "CUDA", "CPU")
 
 
 def _cell(text) -> str:
@@ -34,7 +34,8 @@ def markdown(meta: dict, rows: list, scaling: dict) -> str:
     for r in rows:
         bench = r.benchmark + (f" — {r.note}" if r.note else "")
         lines.append("| " + " | ".join(_cell(x) for x in (bench, r.attnlib, r.baseline, r.ratio_str(),
-                                                            r.floor_text or "—", r.verdict(), r.cuda)) + " |")
+                                                            r.floor_text or "—", r.verdict(), r.cuda,
+                                                            r.machine or "—")) + " |")
     for device, series in scaling.items():
         names = list(series)
         lines += ["", f"## Scaling with the source length S ({device}, forward + backward; sizes in the figure title)",

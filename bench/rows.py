@@ -4,6 +4,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+def machine() -> str:
+    """This run's CPU: model name, torch's kernel capability (AVX512 / AVX2 / DEFAULT), cores, threads."""
+    import os
+
+    import torch
+
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return (f"{model}, {torch.backends.cpu.get_cpu_capability()} kernels, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} thread(s)")
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms"
 
@@ -33,6 +49,7 @@ class Row:
     values: dict = field(default_factory=dict)
     note: str = ""
     cuda: str = "not measured (no GPU)"
+    machine: str = ""             # CPU model, torch's CPU capability and threads of the run that measured it
 
     def judge(self, quick: bool) -> None:
         if self.floor_min is not None and self.floor_text is None:

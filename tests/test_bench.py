@@ -103,10 +103,11 @@ def test_quick_run_writes_every_benchmark(tmp_path):
     # one thread: on shared cores, two threads wait on each other at every small op (see bench_one_thread)
     rows, code = cli.run(list(cli.BENCHMARKS), quick=True, out_dir=str(tmp_path), log=lambda *a: None, threads=1)
     assert code == 0, [r.id for r in rows if r.passed is False]
-    prefixes = {"additive", "luong", "step", "time_to_99", "decode", "notebooks", "scaling"}
+    prefixes = {"additive", "luong", "step", "time_to_99", "decode", "notebooks", "scaling", "load", "robustness"}
     assert prefixes <= {r.id.split("/")[0] for r in rows}
     md = (tmp_path / "results.md").read_text()
-    assert "| benchmark | attnlib | baseline | ratio | floor | pass/fail | CUDA |" in md
+    assert "| benchmark | attnlib | baseline | ratio | floor | pass/fail | CUDA | CPU |" in md
+    assert all(r.machine for r in rows)  # every row names the CPU and kernels it ran on
     if not torch.cuda.is_available():
         assert "CUDA: not measured, no GPU in this run" in md
     assert md.count("\n| ") >= len(rows) + 1
