@@ -39,6 +39,8 @@ def local(H, score="general", window=2, predictive=False, seed=0, **kw):
     with torch.no_grad():
         if predictive:  # spread the predicted positions over the sentence, not all near S/2
             m.v_p.mul_(8)
+        if score == "general":  # random, not the identity it starts from: a transposed W_a must show
+            m.W_a.copy_(torch.randn(m.W_a.shape, dtype=F64))
     return m
 
 
