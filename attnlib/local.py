@@ -222,6 +222,8 @@ class LocalAttention(nn.Module):
             raise ValueError(f"the dot score needs key_size == hidden_size, got {key_size} and {hidden_size}")
         self.score, self.hidden_size, self.key_size = score, hidden_size, key_size
         self.window, self.predictive = window, predictive
+        if sigma is not None and not predictive:
+            raise ValueError("sigma is local-p's Gaussian width: pass predictive=True, or leave sigma out for local-m")
         self.sigma = (window / 2 if sigma is None else sigma) if predictive else None  # σ = D/2, section 3.2
         if predictive:
             _check_sigma(self.sigma)

@@ -252,6 +252,8 @@ def test_errors_name_the_problem():
         LocalAttention(4, window=-1)
     with pytest.raises(ValueError, match="sigma must be a positive number"):
         LocalAttention(4, window=0, predictive=True)
+    with pytest.raises(ValueError, match="sigma is local-p's Gaussian width"):
+        LocalAttention(4, window=2, sigma=1.0)
     with pytest.raises(ValueError, match="unknown local attention score 'concat'"):
         LocalAttention(4, "concat")
     m = local(4)
