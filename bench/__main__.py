@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from attnlib.device import COURSE_THREADS, configure_threads
+
 from . import kernels, load, notebooks, report, robustness, training
 from . import local as local_bench
 from .rows import Row, machine
@@ -33,12 +35,13 @@ BENCHMARKS = {
     "decode": training.bench_decode,
     "notebooks": notebooks.bench_notebooks,
     "scaling": kernels.bench_scaling,
-    "one_thread": kernels.bench_one_thread,
+    "all_threads": kernels.bench_all_threads,
     "load": load.bench_load,
     "robustness": robustness.bench_robustness,
     "local": local_bench.bench_local,
 }
-ON_CUDA = {"additive", "luong", "step", "time_to_99", "decode", "scaling"}  # notebooks pick their own device; one_thread is a CPU check
+OWN_THREADS = {"load", "robustness"}  # their worker processes set their threads themselves
+ON_CUDA = {"additive", "luong", "step", "time_to_99", "decode", "scaling"}  # notebooks pick their own device; all_threads is a CPU check
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,11 @@ def devices() -> list:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def run(names, quick: bool, out_dir: str, log=say, threads: int = 2, clock: str = "wall",
+def run(names, quick: bool, out_dir: str, log=say, threads: int | None = None, clock: str = "wall",
         variants: tuple = (), reps: int | None = None, scaling_batch: int | None = None) -> tuple[list, int]:
     """Run the named benchmarks, write the results into out_dir; -> (rows, exit code)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    configure_threads(threads)  # None: the course's policy, as the notebooks run
     try:
         return _run(names, quick, out_dir, log, clock, tuple(variants), reps, scaling_batch)
     finally:
@@ -161,7 +164,7 @@ def _run(names, quick, out_dir, log, clock, variants, reps=None, scaling_batch=N
     meta = {
         "command": "python -m bench" + (" --quick" if quick else "") + ("" if names == list(BENCHMARKS) else
                                                                        " --only " + " ".join(names))
-                   + ("" if torch.get_num_threads() == 2 else f" --threads {torch.get_num_threads()}")
+                   + ("" if torch.get_num_threads() == COURSE_THREADS else f" --threads {torch.get_num_threads()}")
                    + ("" if clock == "wall" else f" --clock {clock}") + (" --variants " + " ".join(variants) if variants else ""),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{machine()}, torch {torch.__version__}, "
@@ -196,11 +199,12 @@ def merge(dirs, out_dir: str, log=say, extra_notes=()) -> int:
         with open(os.path.join(d, "results.json")) as f:
             data = json.load(f)
         meta = data["meta"]
-        threads = meta.get("threads", 2)
+        threads = meta.get("threads", COURSE_THREADS)
         parts.append(meta)
         for r in data["rows"]:
             row = Row(**{k: v for k, v in r.items() if k in names})
-            if threads != 2 and not row.benchmark.startswith("1 thread"):
+            own = row.id.split("/")[0] in OWN_THREADS or row.id.startswith(f"{threads}_threads/")
+            if threads != COURSE_THREADS and not own:
                 row.benchmark += f" [{threads} thread{'s' if threads > 1 else ''}]"
             rows = [x for x in rows if x.id != row.id] + [row]
         scaling.update(data.get("scaling") or {})
@@ -240,7 +244,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds (tests); speed floors not judged")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
                         help=f"run only these: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, the course machine)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the course's policy, "
+                        "attnlib.device.configure_threads: 1, or $ATTNLIB_NUM_THREADS)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time to 99%%: wall seconds (default) or process CPU seconds (robust when cores are shared)")
     parser.add_argument("--variants", nargs="+", choices=("none", "dot", "general", "bahdanau"), default=(),

@@ -204,34 +204,32 @@ def bench_scaling(ctx, device):
     ]
 
 
-def bench_one_thread(ctx, device):
-    """Contention check: the floored kernel comparisons again with torch.set_num_threads(1), no floor.
+def bench_all_threads(ctx, device):
+    """The floored kernel comparisons again with a thread per usable CPU, no floor.
 
-    On a machine whose cores are shared, two intra-op threads must both be
-    scheduled at every parallel op; code made of many small ops (chunked loops,
-    step loops) then waits far more than code made of a few large ops. One
-    thread removes that effect and shows the work each design does.
+    The benchmarks run with the course's threads (attnlib.device.configure_threads: one). This shows
+    what a learner alone gets with ATTNLIB_NUM_THREADS=all, and, where other processes share the cores,
+    what it costs: every intra-op thread must be scheduled at every parallel op, so code made of many
+    small ops (chunked loops, step loops) waits far more than code made of a few large ops.
     """
+    from attnlib.device import available_cpus
+
     p = ctx.sizes
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before, threads = torch.get_num_threads(), available_cpus()
+    label, tag = f"{threads} threads: ", f"{threads}_threads/"
+    torch.set_num_threads(threads)
     try:
         S = max(p.additive_S)
         names = ["additive", "additive (broadcast baseline)"]
         m = measure_scores(names, p.B, p.T, S, p.H, p.A, device, p.reps_for(S))
         a, b = m[names[0]], m[names[1]]
-        rows = [Row(f"one_thread/additive/S={S}", f"1 thread: additive score fwd+bwd time, S={S} (contention check, no floor)",
+        rows = [Row(f"{tag}additive/S={S}", f"{label}additive score fwd+bwd time, S={S} (no floor)",
                     ms(a["seconds"]), ms(b["seconds"]), b["seconds"] / a["seconds"],
                     values={"attnlib_s": a["times"], "baseline_s": b["times"]})]
-        for r in bench_luong(ctx, device):
-            if r.id.endswith("/time"):
-                r.id, r.floor_min, r.floor_text = "one_thread/" + r.id, None, None
-                r.benchmark = "1 thread: " + r.benchmark[3:] + " (no floor)"
-                rows.append(r)
         from .training import bench_step
-        for r in bench_step(ctx, device):
-            r.id, r.floor_min = "one_thread/" + r.id, None
-            r.benchmark = "1 thread: " + r.benchmark[3:] + " (no floor)"
+        for r in [r for r in bench_luong(ctx, device) if r.id.endswith("/time")] + bench_step(ctx, device):
+            r.id, r.floor_min, r.floor_text = tag + r.id, None, None
+            r.benchmark = label + r.benchmark[3:] + " (no floor)"
             rows.append(r)
         return rows
     finally:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from .rows import Row
+from .rows import Row, machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOOR = 2.5  # slowest of three learners at once / one alone, with the course's threads
@@ -101,7 +101,8 @@ def bench_load(ctx, device):
                             f"slowest learner's {steps} steps (Luong dot, dates, B=128, H=128) vs one alone",
                             f"{slowest:.1f} s", f"{alone[threads]:.1f} s alone", slowest / alone[threads],
                             ratio_text=f"{slowest / alone[threads]:.2f}x slower",
-                            values={"results": results, "threads": threads, "learners": n}))
+                            values={"results": results, "threads": threads, "learners": n},
+                            machine=machine(threads=threads)))
     policy = next(r for r in rows if r.id == f"load/threads={COURSE_THREADS}/learners=3")
     ratio = policy.ratio
     rows.append(Row("load/policy", f"9. the course's policy (configure_threads(): {COURSE_THREADS} thread per learner): "

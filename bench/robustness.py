@@ -18,7 +18,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from .rows import Row
+from .rows import Row, machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = (0, 1, 2)
@@ -99,6 +99,7 @@ def bench_robustness(ctx, device):
                         floor_text="every run reaches 99% within half the budget",
                         passed=all_reached and 2 * worst["steps"] <= budget, speed=True,
                         ratio_text=f"{budget / worst['steps']:.1f}x margin" if all_reached else "—",
+                        machine=machine(threads=1) + ", native and DEFAULT kernels",
                         values={"runs": runs}))
     return rows
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
-def machine() -> str:
-    """This run's CPU: model name, torch's kernel capability (AVX512 / AVX2 / DEFAULT), cores, threads."""
+def machine(threads: int | None = None) -> str:
+    """This run's CPU: model name, torch's kernel capability (AVX512 / AVX2 / DEFAULT), cores, threads
+    (torch's in this process, or `threads` for a benchmark whose processes set their own)."""
     import os
 
     import torch
@@ -17,7 +18,7 @@ def machine() -> str:
     except OSError:
         pass
     return (f"{model}, {torch.backends.cpu.get_cpu_capability()} kernels, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} thread(s)")
+            f"{threads or torch.get_num_threads()} thread(s)")
 
 
 def ms(seconds: float) -> str:
