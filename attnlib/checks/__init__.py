@@ -10,9 +10,11 @@ imported here); `REGISTRY` maps each function name to its `Exercise`.
 import importlib
 import pkgutil
 
-from .core import REGISTRY, Exercise, Mistake, Result, check, compare, implemented, register, results, run_case
+from .core import REGISTRY, Exercise, Mistake, Result, check, compare, graded, implemented, register, results, run_case
+from .diagnose import Diagnosis
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("stage")):
     importlib.import_module(f"{__name__}.{_module}")
 
-__all__ = ["REGISTRY", "Exercise", "Mistake", "Result", "check", "compare", "implemented", "register", "results", "run_case"]
+__all__ = ["REGISTRY", "Diagnosis", "Exercise", "Mistake", "Result", "check", "compare", "graded", "implemented", "register",
+           "results", "run_case"]
