@@ -26,7 +26,7 @@ class ModelConfig:
 
     variant: str = "dot"          # "none" (bottleneck), Luong "dot" | "general" | "concat", or "bahdanau"
     emb_size: int = 32            # characters need few dimensions
-    hidden_size: int = 128        # decoder size; each encoder direction gets half, so keys are this size too
+    hidden_size: int = 128        # decoder size H; each encoder direction gets H/2 (Bahdanau: n each, keys 2n), so keys are H too
     rnn: str = "lstm"             # LSTM: ≈1.7x faster than GRU on CPU at these sizes (FIELD-NOTES)
     bidirectional: bool = True    # every key sees its whole sentence (Bahdanau's annotations)
     num_layers: int = 1
