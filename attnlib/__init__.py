@@ -21,13 +21,13 @@ Modules, lowest first (imports flow downward only):
     metrics, train, checkpoints, device, viz
 """
 from .attention import BahdanauAttention, LuongAttention, context_vector, masked_softmax
-from .device import default_device, seed_everything
+from .device import configure_threads, default_device, seed_everything
 from .scores import additive_score, concat_score, dot_score, general_score
 from .seq2seq import ModelConfig, Seq2Seq, build_model, sequence_loss
 
 __all__ = [
     "BahdanauAttention", "LuongAttention", "ModelConfig", "Seq2Seq", "additive_score", "build_model",
-    "concat_score", "context_vector", "default_device", "dot_score", "general_score", "masked_softmax",
+    "concat_score", "configure_threads", "context_vector", "default_device", "dot_score", "general_score", "masked_softmax",
     "seed_everything", "sequence_loss",
 ]
 __version__ = "0.1.0"

@@ -1,9 +1,25 @@
-"""One code path for CPU and GPU: pick the device, seed every generator."""
+"""One code path for CPU and GPU: pick the device, seed every generator, share the CPU fairly.
+
+Threads. torch starts one intra-op thread per core in every process. The course's
+models are small (H=128, B=128): a second thread saves a learner alone on a
+2-core machine about 20% per training step, but several learners on one machine
+(a class on one server, a notebook beside a running test) each spin that many
+threads against each other, and a step becomes 10x slower instead of 2-3x.
+`configure_threads()` is the course's policy, applied by every notebook's setup
+cell: one thread per learner (COURSE_THREADS; benchmark `load` measures it),
+never more than the CPUs that the process may use (affinity and a cgroup CPU
+quota), and the variable ATTNLIB_NUM_THREADS overrides it (a number, or "all").
+"""
 from __future__ import annotations
 
+import math
+import os
 import random
 
 import torch
+
+THREADS_ENV = "ATTNLIB_NUM_THREADS"
+COURSE_THREADS = 1  # bench/results.md, "load": 3 learners at once on 2 cores stay within ~2x of one alone
 
 
 def default_device() -> torch.device:
@@ -26,3 +42,53 @@ def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs this process may use under its cgroup's CPU quota (v2 cpu.max, v1 cfs_quota_us); None without a quota."""
+    def read(path):
+        try:
+            with open(path) as f:
+                return f.read().split()
+        except OSError:
+            return None
+
+    v2 = read(os.path.join(root, "cpu.max"))  # "max 100000" or "150000 100000"
+    if v2 and v2[0] != "max":
+        return int(v2[0]) / int(v2[1])
+    quota, period = read(os.path.join(root, "cpu", "cpu.cfs_quota_us")), read(os.path.join(root, "cpu", "cpu.cfs_period_us"))
+    if quota and period and int(quota[0]) > 0:
+        return int(quota[0]) / int(period[0])
+    return None
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, lowered to a cgroup quota (rounded up) when there is one."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cgroup_cpu_quota()
+    return max(1, min(cpus, math.ceil(quota))) if quota else cpus
+
+
+def configure_threads(threads: int | str | None = None) -> int:
+    """Set torch's intra-op threads by the course's policy; -> the number set.
+
+    threads: a number, "all", or None for $ATTNLIB_NUM_THREADS, else COURSE_THREADS. Never more
+    than `available_cpus()`.
+    """
+    source = "configure_threads(threads)"
+    if threads is None and os.environ.get(THREADS_ENV, "").strip():
+        threads, source = os.environ[THREADS_ENV].strip(), f"${THREADS_ENV}"
+    if threads is None:
+        threads = COURSE_THREADS
+    cpus, given = available_cpus(), threads
+    if threads == "all":
+        threads = cpus
+    try:
+        threads = int(threads)
+    except (TypeError, ValueError):
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"{source} is {given!r}: give a whole number of threads ≥ 1, or 'all'")
+    threads = min(threads, cpus)
+    torch.set_num_threads(threads)
+    return threads

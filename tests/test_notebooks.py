@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,15 +39,16 @@ release = _release_module()
 ASSIGNMENTS = release.assignments()
 
 
-def _env() -> dict:
+def _env(extra=None) -> dict:
     env = dict(os.environ)
     env["PATH"] = BIN + os.pathsep + env.get("PATH", "")  # nbgrader shells out to `alembic`
     env.pop("PYTEST_ADDOPTS", None)
+    env.update(extra or {})
     return env
 
 
-def _run(cmd, cwd=ROOT, timeout=1500):
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+def _run(cmd, cwd=ROOT, timeout=1500, env=None):
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=_env(env), capture_output=True, text=True, timeout=timeout)
 
 
 def _nbg(cell) -> dict:
@@ -58,8 +60,14 @@ def test_there_are_assignments():
     assert ASSIGNMENTS[:4] == ["01_bottleneck", "02_alignment_scores", "03_softmax_weights", "04_context_vector"], ASSIGNMENTS
 
 
+# Stored outputs must hold on any CPU: "native" runs this machine's kernels with the course's thread policy,
+# "generic" forces torch's portable kernels (another CPU's rounding) and two threads (another thread count).
+KERNELS = {"native": {}, "generic": {"ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "2", "ATTNLIB_NUM_THREADS": "2"}}
+
+
+@pytest.mark.parametrize("kernels", list(KERNELS))
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_notebook_reproduces_its_outputs(assignment):
+def test_solution_notebook_reproduces_its_outputs(assignment, kernels):
     """nbval in a subprocess: a fresh kernel from this venv, cwd = repository root."""
     path = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -67,10 +75,60 @@ def test_solution_notebook_reproduces_its_outputs(assignment):
     unexecuted = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count") is None]
     assert not unexecuted, f"{assignment}: cells {unexecuted} were never executed; commit solutions/ executed (nbval skips them)"
     proc = _run([sys.executable, "-m", "pytest", "--nbval", path, "--nbval-current-env", "--nbval-sanitize-with", SANITIZE,
-                 "--nbval-cell-timeout", "300", "-p", "no:cacheprovider", "-q", "-o", "addopts="])
+                 "--nbval-cell-timeout", "300", "-p", "no:cacheprovider", "-q", "-o", "addopts="], env=KERNELS[kernels])
     tail = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, f"nbval failed on solutions/{assignment}:\n{tail}"
+    assert proc.returncode == 0, f"nbval failed on solutions/{assignment} with {kernels} kernels {KERNELS[kernels]}:\n{tail}"
     assert f"{len(code)} passed" in proc.stdout, f"expected {len(code)} cells to pass for {assignment}:\n{tail}"
+
+
+# A compared output shows at most this many significant digits: the last digits of a float are the CPU's choice.
+MAX_DIGITS = 5
+NUMBER = re.compile(r"(?<![\w.])-?(\d+)\.(\d+)(?:e[-+]?\d+)?(?![\w.])")
+MAX_IGNORED = 6  # NBVAL_IGNORE_OUTPUT cells in the whole course: timings, live training, explorers
+
+
+def _compared_text(cell) -> str:
+    """The text nbval compares for a code cell: streams and plain-text results (images are not compared)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out["text"])
+        elif "text/plain" in out.get("data", {}) and not {"image/png", "text/html"} & set(out["data"]):
+            parts.append(out["data"]["text/plain"])
+    return "".join(parts)
+
+
+def test_compared_outputs_hold_on_any_cpu():
+    """No stored output nbval compares prints a float to more digits than float32 arithmetic keeps stable
+    across CPUs, or a negative zero; outputs nbval ignores are few, and each says why."""
+    problems, ignored = [], 0
+    for a in ASSIGNMENTS:
+        nb = nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            lines = cell.source.splitlines()
+            if "# NBVAL_IGNORE_OUTPUT" in lines:
+                ignored += 1
+                after = lines[lines.index("# NBVAL_IGNORE_OUTPUT") + 1:][:1]
+                if not (after and after[0].startswith("# why: ")):
+                    problems.append(f"{a} cell {i}: NBVAL_IGNORE_OUTPUT without a '# why: ...' line after it")
+                continue
+            text = _compared_text(cell)
+            for m in NUMBER.finditer(text):
+                digits = (m.group(1) + m.group(2)).lstrip("0")
+                if len(digits) > MAX_DIGITS:
+                    problems.append(f"{a} cell {i}: prints {m.group(0)} ({len(digits)} significant digits; round it, "
+                                    f"or print an allclose verdict)")
+            if re.search(r"(?<![\w.])-0\.0+(?![\d])", text):
+                problems.append(f"{a} cell {i}: prints a negative zero, whose sign depends on the CPU's rounding")
+    assert not problems, "\n".join(problems)
+    assert ignored <= MAX_IGNORED, f"{ignored} cells ignore their output (at most {MAX_IGNORED}): compare what you can"
+
+
+def test_the_sanitizer_replaces_only_what_differs_between_runs():
+    sections = re.findall(r"^\[(\w+)\]", SANITIZE.read_text(), flags=re.M)
+    assert sections == ["memory_addresses", "device", "timings", "tqdm_rate"], sections
 
 
 def _cells(nb) -> list[tuple]:
