@@ -358,6 +358,8 @@ def graded(fn: Callable, tests: Callable | None = None, name: str | None = None,
     if outcome and all(r.details.get("kind") == "not-written" for r in outcome):
         problems.append("not written yet")
     else:
+        failed = [r for r in outcome if not r.passed]  # first: these name the mistake
+        problems += [f"{r.case}: {r.message}" + (f"\n  hint: {r.hint}" if r.hint and _grading() else "") for r in failed]
         if tests is not None:
             try:
                 with standing_in(fn, name):
@@ -367,11 +369,11 @@ def graded(fn: Callable, tests: Callable | None = None, name: str | None = None,
                 problems.append(str(e) or f"the graded assertion {frame} fails")
             except Exception as e:
                 problems.append(explain_error(REGISTRY[name], {}, e).message)
-        problems += [str(r) for r in outcome if not r.passed]
     if problems:
         if _grading():
             raise AssertionError(f"{name}: {problems[0]}")
-        print(f"[graded: 0 points for now] {name}: {problems[0]}")
+        print(f"[graded: 0 points for now] {name}: {problems[0]}" + ("" if problems[0] == "not written yet" else
+                                                                     " (the check above says why)"))
         return False
     print(f"[graded] {name}: the visible graded tests pass (the grader runs more, on inputs it keeps secret)")
     return True
