@@ -493,7 +493,7 @@ CATALOG = [
     ("general_score", general_w_ignored, "registered", ["W is missing"]),
     ("general_score", general_w_on_query, "registered", ["W is used transposed"]),
     ("additive_score", additive_no_tanh_sum, "registered", ["tanh is missing"]),
-    ("additive_score", additive_no_broadcast, "broadcast", ["[:, None]"]),
+    ("additive_score", additive_no_broadcast, "broadcast", ["steps T and source positions S", "(B, T, 1, A)"]),
     ("additive_score", additive_extra_tanh, "extra-tanh", ["one tanh too many"]),
     ("additive_score", additive_keys_first, "registered", ["(B, T, S)"]),
     ("stable_softmax", stable_softmax_wrong_axis, "wrong-axis", ["dim=-1", "not over the last"]),

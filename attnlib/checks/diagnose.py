@@ -397,6 +397,11 @@ def explain_error(exercise, kwargs, exc: BaseException) -> Diagnosis:
             kind = "mask-broadcast"
             hint = ("a (B, S) mask does not broadcast against (B, T, S): broadcasting lines up the LAST axes, so the "
                     "mask's B meets T. Give the mask a T axis: mask[:, None, :] is (B, 1, S).")
+        elif "S" in legend.sizes and "T" in legend.sizes and {a, b} == {legend.sizes["S"], legend.sizes["T"]}:
+            kind = "broadcast"
+            hint = ("decoder steps T and source positions S met on the same axis: broadcasting lines up the last axes. "
+                    "To pair every step with every position, give each tensor the other's axis: "
+                    "q[:, :, None, :] (B, T, 1, A) + k[:, None, :, :] (B, 1, S, A) is (B, T, S, A).")
         else:
             kind = "broadcast"
             hint = (f"two tensors met in an elementwise operation with sizes {legend.letter(a) or a} and "
