@@ -42,6 +42,7 @@ pretrained: setup                     ## remake the shipped date checkpoints (mi
 
 hub:                                  ## serve the course to a class from this server (root; see docs/teaching.md)
 	deploy/setup.sh
+	deploy/add-users.sh $${ATTN_ROSTER:-$${ATTN_HUB_STATE:-/srv/jupyterhub}/roster.txt}
 	cd $${ATTN_HUB_STATE:-/srv/jupyterhub} && /opt/attention-course/venv/bin/jupyterhub -f $(CURDIR)/deploy/jupyterhub_config.py
 
 clean:

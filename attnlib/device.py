@@ -44,22 +44,36 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
-    """CPUs this process may use under its cgroup's CPU quota (v2 cpu.max, v1 cfs_quota_us); None without a quota."""
-    def read(path):
+def cgroup_cpu_quota(root: str = "/sys/fs/cgroup", own: str = "/proc/self/cgroup") -> float | None:
+    """CPUs this process may use under CPU quotas: the smallest quota of its cgroup and every ancestor
+    (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us); None without one."""
+    def read(*path):
         try:
-            with open(path) as f:
+            with open(os.path.join(*path)) as f:
                 return f.read().split()
         except OSError:
             return None
 
-    v2 = read(os.path.join(root, "cpu.max"))  # "max 100000" or "150000 100000"
-    if v2 and v2[0] != "max":
-        return int(v2[0]) / int(v2[1])
-    quota, period = read(os.path.join(root, "cpu", "cpu.cfs_quota_us")), read(os.path.join(root, "cpu", "cpu.cfs_period_us"))
-    if quota and period and int(quota[0]) > 0:
-        return int(quota[0]) / int(period[0])
-    return None
+    try:
+        with open(own) as f:
+            lines = f.read().splitlines()  # "0::/path" (v2), "4:cpu,cpuacct:/path" (v1)
+    except OSError:
+        lines = ["0::/", "1:cpu:/"]  # no /proc: the root's files alone
+    quotas = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts) + 1):
+            here = parts[:depth]
+            if controllers == "":
+                limit = read(root, *here, "cpu.max")  # "max 100000" or "150000 100000"
+                if limit and limit[0] != "max":
+                    quotas.append(int(limit[0]) / int(limit[1]))
+            elif "cpu" in controllers.split(","):
+                quota, period = read(root, "cpu", *here, "cpu.cfs_quota_us"), read(root, "cpu", *here, "cpu.cfs_period_us")
+                if quota and period and int(quota[0]) > 0:
+                    quotas.append(int(quota[0]) / int(period[0]))
+    return min(quotas) if quotas else None
 
 
 def available_cpus() -> int:

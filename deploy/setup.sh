@@ -4,8 +4,10 @@
 #   sudo deploy/setup.sh            # first run ~1 min; later runs ~1 s when nothing changed
 #
 # Makes, under $ATTN_CLASS_PREFIX (default /opt/attention-course), readable by every user:
-#   venv/                  Debian's python3 venv: torch==2.13.0 (CPU), jupyterhub, jupyterlab, nbgrader,
-#                          ipywidgets, matplotlib and attnlib (installed from this repo, not editable)
+#   venv/                  Debian's python3 venv: torch==2.13.0 (CPU), jupyterhub with pamela (each user's
+#                          own password) and jupyterhub-systemdspawner (limits where systemd runs),
+#                          jupyterlab, nbgrader, ipywidgets, matplotlib and attnlib (installed from this
+#                          repo, not editable)
 #   etc/jupyter/common     nbgrader config shared by the class (course id, exchange root)
 #   etc/jupyter/student    formgrader and "create assignment" switched off
 #   etc/jupyter/instructor the course directory (~/attention-course) with solutions/ and notebooks/

@@ -46,18 +46,22 @@ def _write(path, text):
         f.write(text)
 
 
-def test_cgroup_quota_v2_and_v1(tmp_path):
-    assert dev.cgroup_cpu_quota(str(tmp_path)) is None  # no cgroup files: no quota
-    _write(tmp_path / "v2" / "cpu.max", "150000 100000\n")
-    assert dev.cgroup_cpu_quota(str(tmp_path / "v2")) == 1.5
-    _write(tmp_path / "v2max" / "cpu.max", "max 100000\n")
-    assert dev.cgroup_cpu_quota(str(tmp_path / "v2max")) is None
-    _write(tmp_path / "v1" / "cpu" / "cpu.cfs_quota_us", "50000\n")
-    _write(tmp_path / "v1" / "cpu" / "cpu.cfs_period_us", "100000\n")
-    assert dev.cgroup_cpu_quota(str(tmp_path / "v1")) == 0.5
-    _write(tmp_path / "v1none" / "cpu" / "cpu.cfs_quota_us", "-1\n")
-    _write(tmp_path / "v1none" / "cpu" / "cpu.cfs_period_us", "100000\n")
-    assert dev.cgroup_cpu_quota(str(tmp_path / "v1none")) is None
+def test_cgroup_quota_v2_and_v1_the_smallest_along_the_path(tmp_path):
+    own = tmp_path / "self_cgroup"
+    own.write_text("0::/hub/attention-course/alice\n")
+    assert dev.cgroup_cpu_quota(str(tmp_path / "v2"), str(own)) is None  # no cpu.max anywhere: no quota
+    _write(tmp_path / "v2" / "cpu.max", "max 100000\n")
+    _write(tmp_path / "v2" / "hub" / "cpu.max", "150000 100000\n")
+    assert dev.cgroup_cpu_quota(str(tmp_path / "v2"), str(own)) == 1.5  # an ancestor's quota binds its children
+    _write(tmp_path / "v2" / "hub" / "attention-course" / "alice" / "cpu.max", "50000 100000\n")
+    assert dev.cgroup_cpu_quota(str(tmp_path / "v2"), str(own)) == 0.5
+    own.write_text("4:cpu,cpuacct:/hub/bob\n3:memory:/hub/bob\n")
+    _write(tmp_path / "v1" / "cpu" / "hub" / "bob" / "cpu.cfs_quota_us", "-1\n")
+    _write(tmp_path / "v1" / "cpu" / "hub" / "bob" / "cpu.cfs_period_us", "100000\n")
+    assert dev.cgroup_cpu_quota(str(tmp_path / "v1"), str(own)) is None  # -1: no quota
+    _write(tmp_path / "v1" / "cpu" / "hub" / "bob" / "cpu.cfs_quota_us", "200000\n")
+    assert dev.cgroup_cpu_quota(str(tmp_path / "v1"), str(own)) == 2.0
+    assert dev.cgroup_cpu_quota(str(tmp_path / "v1"), str(tmp_path / "no-proc")) is None  # the root has none
 
 
 def test_available_cpus_respects_a_quota(monkeypatch):

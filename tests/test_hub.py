@@ -5,8 +5,10 @@ deploy/setup.sh) starts on free loopback ports; an instructor and ATTN_HUB_STUDE
 are temporary Linux users. Everything goes through the proxy with the endpoints the JupyterLab UI uses:
 the formgrader's REST API (generate, release, collect, scores, release feedback), the assignment list's
 (fetch, submit, fetch feedback), the contents API (edit notebooks) and terminals (what a student can
-read). Grading is the hub's "grader" service, which runs the course's safe pipeline (python -m grading).
-Every process, user and folder the test made is removed at the end, also when it fails.
+read). Everyone logs in with their own password (PAM), which deploy/add-users.sh set. Grading is the
+hub's "grader" service, which runs the course's safe pipeline (python -m grading).
+Every process, user, cgroup and folder the test made is removed at the end, also when it fails.
+tests/test_hub_security.py uses the same class for the login matrix and the limits per student.
 
 Needs root (it creates Linux users); prints its measurements (servers' memory, spawn and grading time)
 with -s. ATTN_HUB_STUDENTS=N for a bigger class (docs/teaching.md's capacity figures);
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import os
 import pwd
@@ -114,6 +117,19 @@ def proc_children(root_pid: int) -> set[int]:
     return found
 
 
+def identity(pid: int) -> str | None:
+    """pid's start time (a pid reused by another process has another), or None once it has ended (or is a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in "ZX" else fields[19]
+
+
+def identities(pids) -> dict[int, str]:
+    return {p: i for p in pids if (i := identity(p)) is not None}
+
+
 def pids_of_uid(uid: int) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
@@ -166,6 +182,25 @@ def is_loopback(address: str) -> bool:
     return address.startswith("127.") or address in ("::1", "::ffff:127.0.0.1") or address.startswith("::ffff:127.")
 
 
+def cgroup_dirs(pid) -> dict[str, Path]:
+    """{controller: folder} of pid's cgroup for memory, pids and cpu (v2: one folder; v1: one each)."""
+    mounts = [line.split()[1:4] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    own = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [""]:
+            own[name] = path.lstrip("/")
+    out = {}
+    for controller in ("memory", "pids", "cpu"):
+        for where, kind, options in mounts:
+            if kind == "cgroup" and controller in options.split(",") and controller in own:
+                out[controller] = Path(where) / own[controller]
+            elif kind == "cgroup2" and "" in own:
+                if controller in (Path(where) / "cgroup.controllers").read_text().split():
+                    out[controller] = Path(where) / own[""]
+    return out
+
+
 def memory_kib(pids, field: str = "Pss") -> int:
     """Sum of a /proc/<pid>/smaps_rollup field (kB) over pids: PSS shares common pages fairly."""
     total = 0
@@ -191,8 +226,10 @@ class Class:
         self.users: list[str] = []
         self.tmp: Path | None = None
         self.hub: subprocess.Popen | None = None
-        self.hub_pids: set[int] = set()
-        self.password = secrets.token_urlsafe(12)
+        self.hub_procs: dict[int, str] = {}  # {pid: identity} of the hub and everything it started
+        self.password = secrets.token_urlsafe(12)  # an old class password: the hub must ignore it
+        self.passwords: dict[str, str] = {}  # each user's own, from add-users.sh's credentials file
+        self.cgroups: set[Path] = set()  # the student cgroups this class may have made
         self.service_token = secrets.token_hex(32)
         self.ports = {k: free_port() for k in ("proxy", "api", "hub", "grader")}
         self.base = f"http://127.0.0.1:{self.ports['proxy']}"
@@ -214,8 +251,14 @@ class Class:
         roster.write_text(f"{self.instructor} instructor\n" + "".join(f"{s} student\n" for s in self.students))
         self.users = [self.instructor, *self.students]  # recorded before useradd: teardown removes what exists
         subprocess.run([str(DEPLOY / "add-users.sh"), str(roster)], check=True, capture_output=True, text=True)
+        own = cgroup_dirs(os.getpid())  # the hub's cgroups are this process's: the students' go below
+        self.cgroups = {d / "attention-course" / name for d in own.values() for name in self.users}
         for name in self.users:
             assert os.stat(pwd.getpwnam(name).pw_dir).st_mode & 0o777 == 0o700, f"{name}'s home is not 0700"
+        credentials = self.tmp / "state" / "credentials.txt"
+        assert credentials.stat().st_mode & 0o777 == 0o600, f"{credentials} is not 0600"
+        self.passwords = dict(line.split() for line in credentials.read_text().splitlines())
+        assert set(self.passwords) == set(self.users), f"credentials for {sorted(self.passwords)}, not {self.users}"
 
     def make_course(self, assignment: str, source: Path):
         """The instructor's course folder: a copy of the repo's course parts in ~/attention-course."""
@@ -265,6 +308,15 @@ class Class:
             return ""
 
     # HTTP
+    def login(self, name: str, password: str) -> int:
+        """Log in through the hub's login form: 302 (logged in) or 403 (refused)."""
+        s = requests.Session()
+        s.get(f"{self.base}/hub/login", timeout=10)
+        r = s.post(f"{self.base}/hub/login", data={"username": name, "password": password,
+                                                    "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False, timeout=30)
+        assert r.status_code == 403 or "jupyterhub-session-id" in s.cookies, f"{name}: {r.status_code}, no session"
+        return r.status_code
+
     def api(self, method: str, path: str, **kw):
         return requests.request(method, f"{self.base}/hub/api{path}", timeout=30,
                                 headers={"Authorization": f"token {self.service_token}"}, **kw)
@@ -313,8 +365,11 @@ class Class:
         finally:
             self.user(name, "DELETE", f"api/terminals/{term}")
 
-    def execute(self, name: str, kernel_id: str, code: str, timeout: float = 120) -> str:
-        """Run code in a kernel of name's server over its websocket (as a notebook does): its stdout."""
+    def run_cell(self, name: str, kernel_id: str, code: str, timeout: float = 120) -> tuple[str, str]:
+        """Run code in a kernel of name's server over its websocket, as a notebook does: (status, output).
+
+        status is the reply's ("ok", "error"), or "restarting" / "dead" when the kernel died meanwhile
+        (what JupyterLab shows as "Kernel Restarting")."""
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
@@ -330,20 +385,34 @@ class Class:
             ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.tokens[name]}"}))
             ws.write_message(json.dumps(request))
             out, deadline = "", time.monotonic() + timeout
-            while True:
-                msg = json.loads(await asyncio.wait_for(ws.read_message(), deadline - time.monotonic()))
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind = msg["header"]["msg_type"]
-                if kind == "stream":
-                    out += msg["content"]["text"]
-                elif kind == "error":
-                    out += "\n".join(msg["content"]["traceback"])
-                elif kind == "execute_reply":
-                    ws.close()
-                    assert msg["content"]["status"] == "ok", f"{name}'s kernel: {out[-3000:]}"
-                    return out
+            try:
+                while True:
+                    raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
+                    if raw is None:
+                        raise ConnectionError(f"{name}'s kernel websocket closed; output so far: {out[-2000:]}")
+                    if isinstance(raw, bytes):  # a message with binary buffers (widgets): not ours
+                        continue
+                    msg = json.loads(raw)
+                    kind, content = msg["header"]["msg_type"], msg["content"]
+                    if kind == "status" and content["execution_state"] in ("restarting", "dead"):
+                        return content["execution_state"], out
+                    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    if kind == "stream":
+                        out += content["text"]
+                    elif kind == "error":
+                        out += "\n".join(content["traceback"])
+                    elif kind == "execute_reply":
+                        return content["status"], out
+            finally:
+                ws.close()
         return asyncio.run(talk())
+
+    def execute(self, name: str, kernel_id: str, code: str, timeout: float = 120) -> str:
+        """Run code in a kernel of name's server (run_cell) and expect it to succeed: its output."""
+        status, out = self.run_cell(name, kernel_id, code, timeout)
+        assert status == "ok", f"{name}'s kernel: {status}: {out[-3000:]}"
+        return out
 
     # teardown
     def teardown(self):
@@ -351,7 +420,7 @@ class Class:
             return
         self._torn_down = True
         if self.hub is not None:
-            self.hub_pids |= proc_children(self.hub.pid)
+            self.hub_procs.update(identities(proc_children(self.hub.pid)))
             if self.hub.poll() is None:
                 self.hub.send_signal(signal.SIGTERM)  # the hub stops the servers, the service and the proxy
                 try:
@@ -361,19 +430,29 @@ class Class:
                     self.hub.wait(timeout=10)
             self.log.close()
         leftovers = set()
-        for pid in self.hub_pids:
-            if os.path.exists(f"/proc/{pid}"):
-                leftovers.add(pid)
+        leftovers.update(p for p, ident in self.hub_procs.items() if identity(p) == ident)
         for name in self.users:
             try:
                 leftovers.update(pids_of_uid(pwd.getpwnam(name).pw_uid))
             except KeyError:
                 pass
+        for group in self.cgroups:  # normally the spawner removed them when the hub stopped the servers
+            with contextlib.suppress(OSError):
+                leftovers.update(int(p) for p in (group / "cgroup.procs").read_text().split())
         for pid in leftovers:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for group in self.cgroups:
+            for _ in range(50):  # rmdir is refused until the killed processes have left
+                try:
+                    group.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
         for name in self.users:
             try:
                 pwd.getpwnam(name)
@@ -390,8 +469,10 @@ class Class:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-@pytest.fixture
-def klass():
+@contextlib.contextmanager
+def running_class():
+    """A Class (deploy/setup.sh run first); afterwards, checks that its users, folders, processes and
+    cgroups are gone."""
     assert IS_ROOT, "CI is set but the tests do not run as root: the class test must create Linux users"
     setup = subprocess.run([str(DEPLOY / "setup.sh")], capture_output=True, text=True, timeout=900)
     assert setup.returncode == 0, f"deploy/setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
@@ -404,8 +485,19 @@ def klass():
             with pytest.raises(KeyError):
                 pwd.getpwnam(name)
         assert k.tmp is None or not k.tmp.exists(), f"{k.tmp} was not removed"
-        stray = [p for p in k.hub_pids if os.path.exists(f"/proc/{p}")]
-        assert not stray, f"processes left running: {stray}"
+        def stray():
+            return [p for p, ident in k.hub_procs.items() if identity(p) == ident]
+        with contextlib.suppress(TimeoutError):  # killed processes take a moment to go
+            wait_for("the class's processes to end", lambda: not stray(), 10)
+        assert not stray(), f"processes left running: {stray()}"
+        left = [str(g) for g in k.cgroups if g.exists()]
+        assert not left, f"cgroups left behind: {left}"
+
+
+@pytest.fixture
+def klass():
+    with running_class() as k:
+        yield k
 
 
 # What a student's kernel holds while working through a notebook (for the memory figure).
@@ -438,18 +530,9 @@ def test_class_workflow_on_jupyterhub(klass):
     k.measured["hub_start_s"] = time.perf_counter() - t_start
     everyone = [k.instructor, *k.students]
 
-    # Log in with the class password (the login form), and a wrong password is refused.
+    # Everyone logs in with their own password (the login form); test_hub_security.py checks the refusals.
     for name in everyone:
-        s = requests.Session()
-        s.get(f"{k.base}/hub/login", timeout=10)
-        r = s.post(f"{k.base}/hub/login", data={"username": name, "password": k.password,
-                                                 "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False, timeout=30)
-        assert r.status_code == 302 and "jupyterhub-session-id" in s.cookies, f"{name} could not log in: {r.status_code}"
-    s = requests.Session()
-    s.get(f"{k.base}/hub/login", timeout=10)
-    r = s.post(f"{k.base}/hub/login", data={"username": k.students[0], "password": k.password + "x",
-                                             "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False, timeout=30)
-    assert r.status_code == 403, f"a wrong password gave {r.status_code}"
+        assert k.login(name, k.passwords[name]) == 302, f"{name} could not log in with their password"
 
     # Start every server at once (as a class does at 9:00) and time it.
     t0 = time.perf_counter()
@@ -467,7 +550,7 @@ def test_class_workflow_on_jupyterhub(klass):
         r = k.api("POST", f"/users/{name}/tokens", json={"note": "attn-test", "expires_in": 3600})
         assert r.status_code in (200, 201), r.text
         k.tokens[name] = r.json()["token"]
-    k.hub_pids = proc_children(k.hub.pid)
+    k.hub_procs = identities(proc_children(k.hub.pid))
 
     # Each server runs as its own Linux user: the pid the hub spawned, and the socket it serves on.
     listening = listening_sockets()
