@@ -17,9 +17,25 @@ Every decoder starts from the encoder's last state. Where attention sits:
   p_t = t and local-p's p_t from h_t are known for every step at once too;
   step-by-step decoding counts t in the state (``"t"``, (B,) long).
 - Bahdanau: s_{i-1} attends first, and the context enters the recurrence,
-  s_i = f(s_{i-1}, y_{i-1}, c_i) (Bahdanau et al. 2014, eq. 4 and A.1.2), so it
+  s_i = f(s_{i-1}, y_{i-1}, c_i) (Bahdanau et al. 2014, the line under eq. 4;
+  f is the gated unit of appendix A.1.1, with c_i fed in as in A.2.2), so it
   runs step by step; p(y_i) = g(y_{i-1}, s_i, c_i) (eq. 4) with a linear g
   (the paper's g has one maxout layer).
+
+Where attnlib departs from the letter of the papers (the notebooks say so too):
+- Bahdanau's readout uses s_i, as eq. 4 writes g(y_{i-1}, s_i, c_i); appendix
+  A.2.2 computes the same readout t̃_i from s_{i-1} instead.
+- Bahdanau's s_0: the paper uses s_0 = tanh(W_s h⃖_1) (A.2.2), from the
+  backward state at the first word; attnlib starts from the encoder's final
+  state [h⃗_last; h⃖_1] as it is, without W_s and tanh (the decoder has H units,
+  the two directions H/2 each).
+- With an LSTM the state is (h, c): the query s_{i-1} is h, never the cell c.
+- With a GRU, PyTorch's cell applies its reset gate after the recurrent matrix,
+  r ∘ (U s_{i-1} + b), where A.1.1 and A.2.2 write U (r ∘ s_{i-1}).
+- The decoder without attention sees only the encoder's final state, as in
+  Sutskever et al. 2014 (Cho et al. 2014 also feed that vector to every step
+  and to the output layer).
+- Luong's eq. 6 is p = softmax(W_s h̃_t) without a bias; W_s here has one, b_s.
 """
 from __future__ import annotations
 
@@ -83,7 +99,11 @@ class Decoder(nn.Module):
 
 
 class NoAttentionDecoder(Decoder):
-    """The fixed-context bottleneck (Sutskever et al. 2014): the encoder's last state is all it sees."""
+    """The fixed-context bottleneck (Sutskever et al. 2014): the encoder's last state is all it sees.
+
+    It starts from that state and never reads it again (Cho et al. 2014 would also feed it to every step and to
+    the output layer).
+    """
 
     has_attention = False
 
@@ -142,7 +162,7 @@ class LuongDecoder(Decoder):
         else:
             context, weights = self.attention(h, memory.keys, memory.mask)  # (B, T, Hk), (B, T, S)
         h_tilde = torch.tanh(self.W_c(torch.cat([context, h], dim=-1)))  # (B, T, H): eq. 5
-        return self.W_s(h_tilde), weights, h_tilde  # eq. 6 (softmax in the loss)
+        return self.W_s(h_tilde), weights, h_tilde  # eq. 6 plus a bias b_s (the paper has none); softmax in the loss
 
     def forward(self, tgt_in, state, memory):
         if self.input_feeding:
@@ -169,7 +189,12 @@ class LuongDecoder(Decoder):
 
 
 class BahdanauDecoder(Decoder):
-    """Bahdanau et al. 2014 decoder: attend with s_{i-1}, feed [E y_{i-1}; c_i] to the RNN cell."""
+    """Bahdanau et al. 2014 decoder: attend with s_{i-1}, feed [E y_{i-1}; c_i] to the RNN cell.
+
+    s_i = f(s_{i-1}, y_{i-1}, c_i) (the line under eq. 4; f from A.1.1, c_i's input from A.2.2). The readout
+    g(y_{i-1}, s_i, c_i) uses s_i as in eq. 4 (A.2.2 uses s_{i-1}); s_0 is the encoder's [h⃗_last; h⃖_1] as is
+    (A.2.2: tanh(W_s h⃖_1)); with an LSTM the query is h, not c; PyTorch's GRU cell puts the reset gate after U.
+    """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, key_size: int,
                  attn_size: int | None = None, rnn: str = "lstm"):
@@ -187,12 +212,13 @@ class BahdanauDecoder(Decoder):
         return Memory(keys, mask, self.attention.project_keys(keys))  # U_a h_j, once per sentence
 
     def init_state(self, encoder_state):
+        """s_0 = [h⃗_last; h⃖_1], the encoder's final state as it is (the paper: s_0 = tanh(W_s h⃖_1), A.2.2)."""
         if encoder_state["h"].shape[1] != 1:
             raise ValueError("the Bahdanau decoder has one layer: use an encoder with num_layers=1")
         return {name: t[:, 0] for name, t in encoder_state.items()}  # (B, H)
 
     def step(self, y_prev, state, memory):
-        s_prev = state["h"]  # (B, H): s_{i-1}
+        s_prev = state["h"]  # (B, H): s_{i-1}; with an LSTM the hidden h, never the cell c
         context, weights = self.attention(s_prev[:, None], memory.keys, memory.mask, memory.key_proj)
         context, weights = context[:, 0], weights[:, 0]  # (B, Hk): c_i, (B, S): α_i
         y = self.embedding(y_prev)  # (B, E): E y_{i-1}
@@ -203,5 +229,5 @@ class BahdanauDecoder(Decoder):
         else:
             h = self.cell(x, s_prev)
             new_state = {"h": h}
-        logits = self.out(torch.cat([h, context, y], dim=-1))  # (B, V): g(y_{i-1}, s_i, c_i)
+        logits = self.out(torch.cat([h, context, y], dim=-1))  # (B, V): g(y_{i-1}, s_i, c_i), eq. 4 (A.2.2: s_{i-1})
         return logits, new_state, weights

@@ -57,7 +57,9 @@ def state_from_rnn(hidden, kind: str) -> dict:
 class Encoder(nn.Module):
     """forward(src (B, S) long, src_len (B,) long) -> outputs (B, S, Hk), state.
 
-    Hk = hidden_size * (2 if bidirectional else 1). ``state`` is the decoder's
+    Hk = hidden_size * (2 if bidirectional else 1): build_model gives each direction H/2 units, so that keys
+    and decoder have the same size H (Bahdanau et al. give each direction n units, the annotations 2n, and
+    the decoder n). ``state`` is the decoder's
     starting point, {'h': (B, L, Hk)} (and 'c' for an LSTM): for a
     bidirectional encoder, the last forward state and the last backward state
     (the one at the first token) are concatenated. Outputs at padded

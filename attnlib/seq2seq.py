@@ -27,7 +27,7 @@ class ModelConfig:
 
     variant: str = "dot"          # "none" (bottleneck), Luong "dot" | "general" | "concat", "bahdanau", Luong local "local-m" | "local-p"
     emb_size: int = 32            # characters need few dimensions
-    hidden_size: int = 128        # decoder size; each encoder direction gets half, so keys are this size too
+    hidden_size: int = 128        # decoder size H; each encoder direction gets H/2 (Bahdanau: n each, keys 2n), so keys are H too
     rnn: str = "lstm"             # LSTM: ≈1.7x faster than GRU on CPU at these sizes (FIELD-NOTES)
     bidirectional: bool = True    # every key sees its whole sentence (Bahdanau's annotations)
     num_layers: int = 1
@@ -128,8 +128,19 @@ class Seq2Seq(nn.Module):
     def beam_search(self, src, src_len, beam_size: int = 5, max_len: int = 32, length_penalty: float = 0.0) -> Decoded:
         """Keep the beam_size best partial translations per sentence; return the best finished one.
 
-        Final hypotheses are ranked by log-prob / length ** length_penalty
-        (0 ranks by log-prob alone). beam_size=1 is greedy decoding.
+        A finished hypothesis (it has produced EOS) stays in the beam, extended
+        only by PAD at no cost; an unfinished one can never produce PAD or BOS.
+        At the end, a sentence with at least one finished hypothesis returns the
+        best finished one, even when an unfinished beam (cut by max_len) scores
+        higher; only a sentence with none returns its best unfinished beam.
+        Ranked by log-prob / length ** length_penalty (0: by log-prob alone).
+        beam_size=1 is greedy decoding.
+
+        Beam search is a heuristic: a wider beam usually finds a more probable
+        output, but not always. A hypothesis that would have scored best later
+        can fall out of the beam early, and one that a narrower beam keeps
+        (greedy's path) can be pushed out by two others that end worse. The
+        notebooks (05) and tests/test_models.py show such a case.
         """
         if beam_size < 1 or max_len < 1:
             raise ValueError(f"beam_size and max_len must be >= 1, got {beam_size} and {max_len}")
@@ -150,6 +161,9 @@ class Seq2Seq(nn.Module):
             done = finished[..., None].expand_as(logp)
             pad_only = torch.full_like(logp, float("-inf"))
             pad_only[..., PAD] = 0.0
+            logp = logp.clone()
+            logp[..., PAD] = float("-inf")  # an unfinished beam never writes padding ...
+            logp[..., BOS] = float("-inf")  # ... nor a second start symbol
             logp = torch.where(done, pad_only, logp)  # a finished beam only extends with PAD, at no cost
             top, index = (scores[..., None] + logp).view(B, K * V).topk(K, dim=-1)  # (B, K)
             beam, tok = index // V, index % V
@@ -165,6 +179,8 @@ class Seq2Seq(nn.Module):
             if bool(finished.all()):
                 break
         ranked = scores / lengths.clamp(min=1) ** length_penalty if length_penalty else scores
+        some_finished = finished.any(dim=1, keepdim=True)  # (B, 1)
+        ranked = ranked.masked_fill(some_finished & ~finished, float("-inf"))  # finished ones first, when there are any
         best = (offsets[:, 0] + ranked.argmax(dim=-1))  # (B,)
         out_tokens = torch.stack(tokens, dim=1).index_select(0, best)  # (B, T')
         out_weights = torch.stack(weights, dim=1).index_select(0, best) if weights else None  # (B, T', S)

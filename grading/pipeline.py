@@ -23,7 +23,7 @@ from pathlib import Path
 from . import sandbox
 from .assignment import AssignmentError, hidden_lines, load_spec, read_submission, rebuild
 from .feedback import render, render_unreadable
-from .scoring import judge, make_secret, reference_targets, static_reference_use
+from .scoring import copy_sources, judge, make_secret, reference_targets, static_reference_use
 
 STATUSES = ("graded", "timed out", "crashed", "tampered", "unreadable")   # CSV status, worst last
 _UID = None
@@ -119,12 +119,13 @@ def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox
         for name in names:
             static[name] = static_reference_use(rebuilt.answers.get(gid, ""), name)
     refs = {n: reference_targets(n) for n in spec.exercises}
+    copies = {n: [(m, q) for m, q, _ in copy_sources(n)] for n in spec.exercises}
     job_dir = Path(tempfile.mkdtemp(prefix="grading-job-"))
     try:
         (job_dir / "inputs").mkdir()
         for name, secret in secrets_.items():
             (job_dir / "inputs" / f"{name}.pt").write_bytes(secret.inputs_bytes())
-        job = {"uid": _UID, "env": sandbox.kernel_env(_UID), "limits": limits.as_json(), "refs": refs,
+        job = {"uid": _UID, "env": sandbox.kernel_env(_UID), "limits": limits.as_json(), "refs": refs, "copies": copies,
                "cells": [{k: c[k] for k in ("cell_type", "source", "exercises")} for c in rebuilt.cells]}
         (job_dir / "job.json").write_text(json.dumps(job))
         raw, what = sandbox.run_job(job_dir, limits, _UID)

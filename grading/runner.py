@@ -74,6 +74,18 @@ finally:
         tripped = sorted(g.hits)
         g.armed = None
 meta["tripped"] = tripped
+# a function in the kernel whose bytecode is a distinctive reference's: attnlib's code, copied (e.g. exec of its source)
+copies = g.copies.get(NAME, []) if g is not None else []
+if copies:
+    import types as _t
+    ns = __import__("IPython").get_ipython().user_ns
+    originals = [ref for ref, _ in g.refs.get(NAME, [])]
+    for value in [fn, *list(ns.values())]:
+        code = getattr(value, "__code__", None)
+        if isinstance(value, _t.FunctionType) and not any(value is r for r in originals) and code is not None \
+                and g.signature(code) in copies:
+            meta["copied"] = True
+            break
 torch.save({"outputs": outs}, OUT + ".pt")
 with open(OUT + ".json", "w") as f:
     json.dump(meta, f)
@@ -85,13 +97,22 @@ RESULT = "done"
 GUARD_SCRIPT = r'''
 import sys, types, importlib
 g = types.ModuleType("_grading_guard")
-g.refs, g.hits, g.armed = {}, set(), None
+g.refs, g.hits, g.armed, g.copies = {}, set(), None, {}
 def _trip(*args, **kwargs):
     gg = __import__("sys").modules.get("_grading_guard")
     if gg is not None and gg.armed:
         gg.hits.add(gg.armed)
     raise RuntimeError("attnlib's reference for this exercise is not available while grading")
 g.trip_code = _trip.__code__
+def _signature(code):
+    # what a copy of a function's source keeps, whatever compiled it: the names it uses, its local names and
+    # its constants (a reference's validation messages among them), the docstring and None left out
+    consts = tuple(c.co_name if hasattr(c, "co_name") else c for c in code.co_consts[1:] if c is not None)
+    first = code.co_consts[0] if code.co_consts else None
+    if first is not None and not isinstance(first, str):
+        consts = (first,) + consts
+    return (code.co_names, code.co_varnames, consts)
+g.signature = _signature
 for name, targets in _GRADING_REFS.items():
     g.refs[name] = []
     for mod, qual in targets:
@@ -102,6 +123,8 @@ for name, targets in _GRADING_REFS.items():
             code = getattr(obj, "__code__", None)
             if code is not None and not code.co_freevars:
                 g.refs[name].append((obj, code))
+                if (mod, qual) in [tuple(x) for x in _GRADING_COPIES.get(name, [])]:
+                    g.copies.setdefault(name, []).append(g.signature(code))
         except Exception:
             pass
 sys.modules["_grading_guard"] = g
@@ -148,7 +171,8 @@ class Runner:
         client.start_channels(hb=False)   # liveness is the kernel process itself, not a heartbeat under load
         self.client = client
         self.wait_ready(timeout=max(5, min(120, self.deadline - now())))
-        status, _ = self.expression(GUARD_SCRIPT, {"_GRADING_REFS": self.job["refs"]}, timeout=60)
+        status, _ = self.expression(GUARD_SCRIPT, {"_GRADING_REFS": self.job["refs"],
+                                                   "_GRADING_COPIES": self.job.get("copies", {})}, timeout=60)
         if status != "ready":
             self.events.append(f"grader guard not installed: {status}")
 

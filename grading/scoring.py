@@ -83,6 +83,96 @@ def static_reference_use(source: str, name: str) -> str | None:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in suspicious \
                 and node.value != name:
             return f"names {node.value!r}"
+    forbidden = set(REGISTRY[name].forbidden)
+    for node in ast.walk(tree):
+        used = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        if used in forbidden:
+            return f"calls {used}, which this exercise asks you to write yourself"
+    return copied_reference(source, name)
+
+
+# ---------------------------------------------------------------- a copy of attnlib's code
+
+VALIDATORS = {"check_tensor", "check_size", "check_mask", "check_float"}   # attnlib/_validate.py, and any *check_* helper
+SOURCE_READERS = {"getsource", "getsourcelines", "getsourcefile", "findsource", "linecache", "__file__", "getfile"}
+
+
+def normalised(fn: ast.FunctionDef) -> str:
+    """A function's AST with its name, docstring, annotations and local names erased: equal for a pasted copy.
+
+    Arguments and assigned names become v0, v1, ... in order of first appearance; globals, attributes and
+    constants stay. Comments and layout never reach the AST.
+    """
+    import copy
+    node = copy.deepcopy(fn)
+    node.name, node.returns, node.decorator_list = "_", None, []
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        node.body = body[1:] or [ast.Pass()]
+    local: dict[str, str] = {}
+    for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+              *([node.args.vararg] if node.args.vararg else []), *([node.args.kwarg] if node.args.kwarg else [])]:
+        a.annotation = None
+        local.setdefault(a.arg, f"v{len(local)}")
+        a.arg = local[a.arg]
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            local.setdefault(sub.id, f"v{len(local)}")
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id in local:
+            sub.id = local[sub.id]
+    return ast.dump(node, annotate_fields=False, include_attributes=False)
+
+
+def _function_def(fn) -> ast.FunctionDef | None:
+    import inspect
+    import textwrap
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    node = tree.body[0] if tree.body else None
+    return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
+def _distinctive(node: ast.FunctionDef) -> bool:
+    """Code no honest answer writes by chance: it calls attnlib's validators, or runs to six statements or more.
+
+    A short reference (the one-line bmm, the two-line Luong step) is what an honest learner writes too.
+    """
+    calls = {getattr(c.func, "id", getattr(c.func, "attr", "")) for c in ast.walk(node) if isinstance(c, ast.Call)}
+    return any(c in VALIDATORS or c.startswith(("check_", "_check")) for c in calls) or len(node.body) >= 6
+
+
+def copy_sources(name: str) -> list[tuple[str, str, ast.FunctionDef]]:
+    """(module, qualname, AST) of the references whose pasted code would be flagged for exercise `name`."""
+    import sys
+    out = []
+    for module, qual in reference_targets(name):
+        fn = sys.modules[module]
+        for part in qual.split("."):
+            fn = getattr(fn, part)
+        node = _function_def(fn)
+        if node is not None and _distinctive(node):
+            out.append((module, qual, node))
+    return out
+
+
+def copied_reference(source: str, name: str) -> str | None:
+    """Why this answer cell holds attnlib's own code for `name` (pasted, or read at run time), or None."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in SOURCE_READERS or \
+                isinstance(node, ast.Name) and node.id in SOURCE_READERS:
+            return f"reads source code at run time ({getattr(node, 'attr', getattr(node, 'id', ''))})"
+    theirs = [normalised(n) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for module, qual, node in copy_sources(name):
+        if normalised(node) in theirs:
+            return f"its code is attnlib's {module}.{qual}, pasted"
     return None
 
 
@@ -142,7 +232,8 @@ def judge(secret: Secret, result: dict | None, static_use: str | None) -> Verdic
     except ValueError:
         pass
     tripped = secret.name in (meta.get("tripped") or [])
-    use = static_use or ("called attnlib's reference while being graded" if tripped else None)
+    use = static_use or ("called attnlib's reference while being graded" if tripped else None) \
+        or ("runs a copy of attnlib's code (same bytecode)" if meta.get("copied") else None)
     try:
         import base64
         data = torch.load(io.BytesIO(base64.b64decode(result["payload"], validate=True)), weights_only=True)

@@ -198,6 +198,8 @@ def build(c: Corpus):
           c.minus(e0, e1))
     c.add("cuda_only", c.notebook({**honest, e0: c.wrapped(e0, "return _honest(*args, **kwargs).to('cuda')")}), c.minus(e0))
     c.add("corrupted", '{"cells": [ {"cell_type": "code", "source": "oops"', 0, "unreadable")
+    import importlib
+
     from attnlib.checks import REGISTRY
     ref = REGISTRY[e0].reference
     c.add("uses_reference_static", c.notebook({**honest, e0: f"from {ref.__module__} import {ref.__name__} as _ref\n"
@@ -208,6 +210,21 @@ def build(c: Corpus):
                                                               f"_f = getattr(_m, {ref.__name__[:half]!r} + {ref.__name__[half:]!r})\n"
                                                               f"def {e0}(*args, **kwargs):\n    return _f(*args, **kwargs)\n"}),
           c.minus(e0), flag="called attnlib's reference while being graded")
+    # attnlib's code itself, pasted or read at run time: no points, flagged (the corpus's first two exercises
+    # are attnlib functions with validation, so a copy cannot be an honest answer)
+    import inspect
+    fn0 = getattr(importlib.import_module(ref.__module__), e0)
+    helpers = sorted({n for n in fn0.__code__.co_names if n.startswith("_check")})
+    paste = (f"from {fn0.__module__} import {', '.join(helpers)}\n" if helpers else "") + "import torch\n" + inspect.getsource(fn0)
+    c.add("pastes_reference", c.notebook({**honest, e0: paste}), c.minus(e0), flag=f"{e0}: uses attnlib's reference (its code is attnlib's")
+    fn1 = getattr(importlib.import_module(REGISTRY[e1].reference.__module__), e1, None) or REGISTRY[e1].reference
+    half = len(e1) // 2
+    sneaky = (f"import importlib\n_m = importlib.import_module({fn1.__module__!r})\n"
+              "_read = getattr(importlib.import_module('ins' + 'pect'), 'get' + 'sou' + 'rce')\n"
+              f"_ns = dict(vars(_m))\nexec(_read(getattr(_m, {e1[:half]!r} + {e1[half:]!r})), _ns)\n"
+              f"{e1} = _ns[{e1[:half]!r} + {e1[half:]!r}]\n")
+    c.add("exec_reference_source", c.notebook({**honest, e1: sneaky}), c.minus(e1),
+          flag=f"{e1}: uses attnlib's reference (runs a copy of attnlib's code")
 
 
 # ---------------------------------------------------------------- the batch
@@ -301,7 +318,7 @@ CASES = ["honest_a", "honest_m", "honest_z", "partial", "blank", "exception", "i
          "kernel_death", "output_flood", "edited_test_cell", "deleted_test_cell", "duplicated_grade_id", "showtraceback",
          "always_equal", "input_transformer", "monkeypatch", "assert_stripped", "read_secrets", "write_gradebook",
          "network", "fork_bomb", "fill_disk", "nbgrader_execution", "nan_and_shape", "cuda_only", "corrupted",
-         "uses_reference_static", "uses_reference_dynamic"]
+         "uses_reference_static", "uses_reference_dynamic", "pastes_reference", "exec_reference_source"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -390,3 +407,45 @@ def test_cli_fails_only_on_grader_errors(tmp_path):
     assert no_release.returncode == 2 and "no released assignments" in no_release.stderr, no_release.stderr
     empty_arg = grade("")
     assert empty_arg.returncode == 2 and "SUBMISSIONS" in empty_arg.stderr
+
+
+# ---------------------------------------------------------------- attnlib's code, pasted: the static part, without a sandbox
+
+def test_a_pasted_reference_is_flagged_and_an_honest_one_line_answer_is_not():
+    import ast
+    import inspect
+
+    from attnlib import attention
+    from grading.scoring import static_reference_use
+    pasted = "import torch\n" + inspect.getsource(attention.context_vector)
+    tree = ast.parse(pasted)
+    for node in ast.walk(tree):   # the arguments renamed everywhere they are used, strings left alone
+        if isinstance(node, ast.Name) and node.id in ("weights", "values"):
+            node.id = node.id[0]
+        elif isinstance(node, ast.arg) and node.arg in ("weights", "values"):
+            node.arg = node.arg[0]
+    renamed = ast.unparse(tree)
+    honest = "def context_vector(weights, values):\n    return torch.bmm(weights, values)  # (B, T, H)\n"
+    honest_einsum = "def context_vector(w, v):\n    return torch.einsum('bts,bsh->bth', w, v)\n"
+    assert "its code is attnlib's attnlib.attention.context_vector" in static_reference_use(pasted, "context_vector")
+    assert static_reference_use(renamed, "context_vector"), "renaming the variables does not hide a copy"
+    assert static_reference_use(honest, "context_vector") is None, "the one-line bmm is the honest answer"
+    assert static_reference_use(honest_einsum, "context_vector") is None
+    read = "import inspect, attnlib.scores as s\nexec(inspect.getsource(getattr(s, 'dot_' + 'score')))\n"
+    assert "reads source code at run time" in static_reference_use(read, "dot_score")
+    assert "calls softmax" in static_reference_use("def stable_softmax(scores):\n    return scores.softmax(-1)\n",
+                                                   "stable_softmax")
+
+
+def test_the_solutions_are_never_flagged():
+    """Every answer cell of solutions/ is honest: no static flag, whatever its length."""
+    from attnlib.checks import REGISTRY
+    from grading.assignment import is_answer, nbg
+    from grading.scoring import static_reference_use
+    flagged = []
+    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = nbg(cell).get("grade_id")
+            if is_answer(cell) and gid in REGISTRY and static_reference_use(cell.source, gid):
+                flagged.append((path.name, gid, static_reference_use(cell.source, gid)))
+    assert not flagged, flagged

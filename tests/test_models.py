@@ -145,7 +145,127 @@ def test_greedy_and_beam_return_every_steps_weights(variant):
             else:
                 assert torch.allclose(sums[steps], torch.ones_like(sums[steps]), atol=1e-5)
             assert bool((out.weights[1, :, 2:] == 0).all())  # sentence 1 has 2 real tokens
-    assert bool((beam.scores >= greedy.scores - 1e-5).all())  # a wider beam never finds worse
+    # No "a wider beam never finds worse" here: it is false in general (test_a_wider_beam_can_find_worse).
+    for out in (greedy, beam):   # what is true: the score is the model's log-prob of the returned tokens
+        assert torch.allclose(out.scores, teacher_forced_logprob(model, src, lengths, out.tokens), atol=1e-4)
+
+
+def teacher_forced_logprob(model, src, lengths, tokens):
+    """log p(tokens | src) under the model, up to and including EOS (PAD after it does not count)."""
+    tgt_in = torch.cat([torch.full((tokens.shape[0], 1), BOS), tokens[:, :-1]], dim=1)
+    logits, _ = model(src, lengths, tgt_in)
+    logp = torch.log_softmax(logits, -1).gather(-1, tokens[..., None])[..., 0]  # (B, T)
+    return (logp * (tokens != PAD)).sum(1)
+
+
+# ---------------------------------------------------------------- beam search on a scripted model
+
+class _Encoder(torch.nn.Module):
+    def forward(self, src, src_len):
+        return torch.zeros(src.shape[0], src.shape[1], 1), {}
+
+
+class Scripted(torch.nn.Module):
+    """A decoder whose next-token distribution is a table over the prefix written so far (tokens after BOS).
+
+    table: {prefix tuple: {token: probability}}; a prefix not in the table gives EOS with probability 1.
+    """
+
+    has_attention = False
+
+    def __init__(self, table, V=9):
+        super().__init__()
+        self.table, self.V = table, V
+
+    def prepare(self, keys, mask):
+        from attnlib.decoders import Memory
+        return Memory(keys, mask)
+
+    def init_state(self, encoder_state):
+        return {}
+
+    def step(self, y_prev, state, memory):
+        hist = torch.cat([state["hist"], y_prev[:, None]], 1) if "hist" in state else y_prev[:, None]  # (B, L)
+        logits = torch.full((y_prev.shape[0], self.V), float("-inf"))
+        for i, row in enumerate(hist.tolist()):
+            prefix = tuple(t for t in row[1:] if t != PAD)
+            for tok, p in self.table.get(prefix, {EOS: 1.0}).items():
+                logits[i, tok] = float(torch.tensor(p).log())
+        return logits, {"hist": hist}, None
+
+
+def scripted(table):
+    from attnlib.seq2seq import Seq2Seq
+    return Seq2Seq(_Encoder(), Scripted(table)).eval()
+
+
+A, B_, C, D, E_, F_ = 4, 5, 6, 7, 8, 3   # token ids (3 is UNK, used as one more ordinary token here)
+ONE = (torch.ones(1, 2, dtype=torch.long), torch.tensor([2]))
+
+
+def test_beam_returns_the_best_finished_hypothesis_not_a_better_unfinished_one():
+    # step 1: A 0.6 (goes on), EOS 0.4 (finished); step 2 (max_len): A -> B 0.9. Unfinished A B scores 0.54 > 0.4.
+    model = scripted({(): {A: 0.6, EOS: 0.4}, (A,): {B_: 0.9, C: 0.1}})
+    out = model.beam_search(*ONE, beam_size=2, max_len=2)
+    assert out.tokens[0].tolist() == [EOS, PAD]
+    assert out.scores[0].item() == pytest.approx(float(torch.tensor(0.4).log()), abs=1e-6)
+    alone = scripted({(): {A: 1.0}, (A,): {B_: 1.0}}).beam_search(*ONE, beam_size=2, max_len=2)
+    assert alone.tokens[0].tolist() == [A, B_], "with no finished hypothesis, the best unfinished one is returned"
+
+
+def test_unfinished_beams_never_write_pad_or_bos():
+    model = scripted({(): {PAD: 0.5, BOS: 0.3, A: 0.2}, (A,): {PAD: 0.9, EOS: 0.1}})
+    for k in (1, 3):
+        out = model.beam_search(*ONE, beam_size=k, max_len=4)
+        assert out.tokens[0].tolist()[:2] == [A, EOS], (k, out.tokens)
+        assert torch.isfinite(out.scores).all()
+
+
+def test_a_wider_beam_can_find_worse():
+    """The counterexample notebook 05 teaches: with K = 2, greedy's path falls out of the beam.
+
+    Step 1: A 0.40, B 0.35, C 0.25. Greedy keeps A; after A, EOS is the most likely (0.30): A EOS = 0.12.
+    With K = 2 the beam keeps A and B; after B, D and E have 0.5 each: B D = B E = 0.175 > 0.12, so both push
+    A EOS out of the beam. Then D and E end with EOS at 0.5: 0.0875 < 0.12. The wider beam finds worse.
+    """
+    model = scripted({(): {A: 0.40, B_: 0.35, C: 0.25}, (A,): {EOS: 0.30, D: 0.28, E_: 0.21, F_: 0.21},
+                      (B_,): {D: 0.5, E_: 0.5}, (B_, D): {EOS: 0.5, F_: 0.5}, (B_, E_): {EOS: 0.5, F_: 0.5},
+                      (C,): {EOS: 0.2, F_: 0.8}, (C, F_): {EOS: 0.1, F_: 0.9}, (C, F_, F_): {EOS: 0.1, F_: 0.9}})
+    greedy = model.greedy(*ONE, max_len=4)
+    beam = model.beam_search(*ONE, beam_size=2, max_len=4)
+    assert greedy.tokens[0].tolist()[:2] == [A, EOS]
+    assert greedy.scores[0].item() == pytest.approx(float(torch.tensor(0.12).log()), abs=1e-5)
+    assert beam.tokens[0].tolist()[:3] in ([B_, D, EOS], [B_, E_, EOS])
+    assert beam.scores[0].item() == pytest.approx(float(torch.tensor(0.0875).log()), abs=1e-5)
+    assert beam.scores[0] < greedy.scores[0]
+    assert model.beam_search(*ONE, beam_size=3, max_len=4).scores[0] < greedy.scores[0]   # C F pushes it out too
+    wide = model.beam_search(*ONE, beam_size=4, max_len=4)   # wide enough to keep A EOS: the most probable output
+    assert wide.tokens[0].tolist()[:2] == [A, EOS]
+
+
+def test_a_beam_as_wide_as_the_search_space_finds_the_most_probable_output():
+    """What is true: with every hypothesis kept, beam search is exhaustive search."""
+    g = torch.Generator().manual_seed(0)
+    toks = [A, B_, EOS]
+    table = {}
+    for prefix in [(), *[(a,) for a in toks if a != EOS], *[(a, b) for a in toks if a != EOS for b in toks if b != EOS]]:
+        p = torch.rand(3, generator=g) + 0.05
+        table[prefix] = dict(zip(toks, (p / p.sum()).tolist()))
+    model = scripted(table)
+    best, best_lp = None, -float("inf")
+    def walk(prefix, lp):
+        nonlocal best, best_lp
+        for tok, p in table.get(prefix, {EOS: 1.0}).items():
+            q = lp + float(torch.tensor(p).log())
+            if tok == EOS or len(prefix) == 2:
+                if tok == EOS and q > best_lp:
+                    best, best_lp = prefix + (tok,), q
+            else:
+                walk(prefix + (tok,), q)
+    walk((), 0.0)
+    out = model.beam_search(*ONE, beam_size=9, max_len=3)
+    got = [t for t in out.tokens[0].tolist() if t != PAD]
+    assert tuple(got) == best and out.scores[0].item() == pytest.approx(best_lp, abs=1e-5)
 
 
 def test_beam_one_is_greedy_and_greedy_is_argmax():

@@ -200,20 +200,32 @@ def _parallel(commands: dict) -> dict:
     return out
 
 
-def test_autograde_solutions_full_marks_stubs_zero(tmp_path):
-    """Throwaway courses with source = solutions/: student 'solver' submits the solutions, 'stub' the released notebooks.
+def _run_all_module():
+    spec = importlib.util.spec_from_file_location("attn_run_all", ROOT / "tests" / "test_run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    One course (and gradebook) per student, so that the two autogrades run side by side without sharing a database.
+
+def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
+    """Throwaway courses with source = solutions/: student 'solver' submits the solutions, 'stub' the released notebooks,
+    'wrong' the released notebooks with tests/test_run_all.py's wrong answers (and one right answer after a wrong one).
+
+    One course (and gradebook) per student, so that the autogrades run side by side without sharing a database.
     """
-    courses = {"solver": ROOT / "solutions", "stub": ROOT / "notebooks"}
+    run_all = _run_all_module()
+    courses = {"solver": ROOT / "solutions", "stub": ROOT / "notebooks", "wrong": None}
     opts = {}
     for student, origin in courses.items():
         course = tmp_path / student
         shutil.copytree(ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        for a in ASSIGNMENTS:
+        for a in (ASSIGNMENTS if origin else sorted(run_all.WRONG)):
             dest = course / "submitted" / student / a
             dest.mkdir(parents=True)
-            shutil.copy(origin / a / f"{a}.ipynb", dest / f"{a}.ipynb")
+            if origin:
+                shutil.copy(origin / a / f"{a}.ipynb", dest / f"{a}.ipynb")
+            else:
+                nbformat.write(run_all.with_answers(a, run_all.WRONG[a]), dest / f"{a}.ipynb")
         opts[student] = [f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}"]
     nbgrader = [sys.executable, "-m", "nbgrader"]
     # cwd = repository root, so the course's own nbgrader_config.py is the one under test
@@ -227,9 +239,10 @@ def test_autograde_solutions_full_marks_stubs_zero(tmp_path):
     from nbgrader.api import Gradebook
 
     problems = []
+    right_after_wrong = {n for n, words in run_all.NAMED.items() if words[0].startswith("[PASS]")}
     for student in courses:
         with Gradebook(f"sqlite:///{tmp_path / student / 'gradebook.db'}") as gb:
-            for a in ASSIGNMENTS:
+            for a in (ASSIGNMENTS if courses[student] else sorted(run_all.WRONG)):
                 for nb in gb.find_assignment(a).notebooks:
                     if not nb.grade_cells:
                         problems.append(f"{a}: no graded cell")
@@ -239,6 +252,11 @@ def test_autograde_solutions_full_marks_stubs_zero(tmp_path):
                             problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
                         if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):
                             problems.append(f"{a}/{cell.name}: the released stub scores {grade.score} (must be 0)")
+                        if student == "wrong":
+                            right = cell.name.removesuffix("_tests") in right_after_wrong
+                            if grade.score != (cell.max_score if right else 0) or grade.needs_manual_grade:
+                                problems.append(f"{a}/{cell.name}: the {'right' if right else 'wrong'} answer scores "
+                                                f"{grade.score} of {cell.max_score}")
                 if student == "solver":
                     sub = gb.find_submission(a, "solver")
                     if sub.score != sub.max_score or sub.max_score <= 0:

@@ -1,13 +1,18 @@
-"""Train the two checkpoints of notebook 01_bottleneck and ship them in attnlib/pretrained/.
+"""Train the checkpoints of notebook 01_bottleneck and ship them in attnlib/pretrained/.
 
-    .venv/bin/python tools/train_bottleneck.py            # both models, then prints their sha256
+    .venv/bin/python tools/train_bottleneck.py            # all four models, then prints their sha256
     .venv/bin/python tools/train_bottleneck.py --steps 50 --out /tmp/x   # a quick trial
 
 Task: copy random digit strings of length 5..30 (attnlib.data.symbol_pairs).
-Both models get the same data, the same size (bi-LSTM encoder, hidden 64) and
-the same number of optimiser steps; only the decoder differs: "none" reads a
-single fixed-size vector (the encoder's last state), "dot" may also attend
-over every encoder state (Luong et al. 2015). Training is seeded and uses a step
+All models get the same data, the same decoder size (64) and the same number
+of optimiser steps. "none" reads a single fixed-size vector (the encoder's last
+state), "dot" may also attend over every encoder state (Luong et al. 2015);
+both have a bidirectional encoder (32 units per direction), whose final state
+already holds the backward state at the FIRST token, which eases the copy.
+"none_uni" is the encoder of Sutskever et al. 2014: one direction (64 units),
+read left to right, so its final state is the state after the last token only;
+"none_uni_reversed" reads the source reversed, as Sutskever et al. did, so that
+the first digits to write are the last ones read. Training is seeded and uses a step
 budget (not a time budget), so it is reproducible on one machine; the
 notebook pins each file's sha256, so rerunning this script means updating the
 hashes written in solutions/01_bottleneck/01_bottleneck.ipynb.
@@ -32,7 +37,19 @@ TASK = {"task": "copy", "min_len": 5, "max_len": 30, "n_train": 20000, "train_se
 # Small on purpose: the course runs on 2 CPU cores. The encoder is a bi-LSTM with 32 units per direction.
 MODEL = {"emb_size": 16, "hidden_size": 64}
 BATCH_SIZE = 64
-VARIANTS = ("none", "dot")
+VARIANTS = ("none", "dot", "none_uni", "none_uni_reversed")
+
+
+def model_config(variant: str) -> ModelConfig:
+    """The ModelConfig of a checkpoint variant: 'none_uni*' are 'none' with a unidirectional encoder."""
+    if variant.startswith("none_uni"):
+        return ModelConfig(variant="none", bidirectional=False, **MODEL)
+    return ModelConfig(variant=variant, **MODEL)
+
+
+def reverse_sources(pairs):
+    """(source, target) -> (source reversed, target): the input order of Sutskever et al. 2014."""
+    return [(s[::-1], t) for s, t in pairs]
 
 
 def task_data():
@@ -44,12 +61,12 @@ def task_data():
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500, help="optimiser steps per model (same for both)")
+    parser.add_argument("--steps", type=int, default=1000, help="optimiser steps per model (the same for all)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "attnlib" / "pretrained")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
     parser.add_argument("--variant", choices=VARIANTS, action="append",
-                        help="train only this variant (repeatable; default: both). Two processes can train both at once.")
+                        help="train only this variant (repeatable; default: all). Two processes can train two at once.")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be >= 1")
@@ -57,17 +74,19 @@ def main(argv=None) -> int:
     train_pairs, eval_pairs, vocab = task_data()
     summary = {}
     for variant in args.variant or VARIANTS:
-        config = ModelConfig(variant=variant, **MODEL)
+        config = model_config(variant)
+        reverse = variant.endswith("_reversed")
+        train_v, eval_v = (reverse_sources(train_pairs), reverse_sources(eval_pairs)) if reverse else (train_pairs, eval_pairs)
         torch.manual_seed(0)
         model = build_model(config, len(vocab), len(vocab))
         start = time.perf_counter()
-        history = train(model, train_pairs, eval_pairs, vocab, vocab,
+        history = train(model, train_v, eval_v, vocab, vocab,
                         TrainConfig(batch_size=BATCH_SIZE, max_steps=args.steps, eval_every=100, target=None, seed=0,
                                     progress=args.progress),
                         device="cpu")
         seconds = time.perf_counter() - start
-        metrics = evaluate(model, eval_pairs, vocab, vocab)
-        extra = {**TASK, "variant": variant, "steps": args.steps, "batch_size": BATCH_SIZE, "curve": [(r["step"], round(r["exact"], 4)) for r in history.records], "train_seconds": round(seconds, 1),
+        metrics = evaluate(model, eval_v, vocab, vocab)
+        extra = {**TASK, "variant": variant, "bidirectional": config.bidirectional, "reversed_source": reverse, "steps": args.steps, "batch_size": BATCH_SIZE, "curve": [(r["step"], round(r["exact"], 4)) for r in history.records], "train_seconds": round(seconds, 1),
                  "eval_exact": round(metrics["exact"], 4), "loss": round(history.records[-1]["loss"], 4)}
         digest = save_checkpoint(args.out / f"bottleneck_{variant}.pt", model, vocab, vocab, extra)
         summary[variant] = {"sha256": digest, **extra}

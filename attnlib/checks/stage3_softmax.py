@@ -48,6 +48,7 @@ register(Exercise(
                 lambda scores: (scores - scores.max(dim=-1, keepdim=True).values).exp()),
     ),
     describe="scores (..., S) -> weights (..., S), softmax over the last axis with max-subtraction",
+    forbidden=("softmax", "log_softmax"),   # notebook 3: "Do not call torch.softmax (... here you build it)"
 ))
 
 
@@ -70,12 +71,18 @@ def _softmax_over_t(scores, mask):
     return torch.softmax(filled, dim=1).nan_to_num(0.0)
 
 
+def _mask_over_t(scores, mask):
+    # (B, T, S) against (B, S): raises unless B == T, and then pairs mask row t with step t
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1).nan_to_num(0.0)
+
+
 register(Exercise(
     "masked_softmax", 3, lambda scores, mask: attention.masked_softmax(scores, mask), _masked_inputs,
     edge_cases=lambda g: [("a row that is all padding", _masked_inputs(g, lengths=[5, 0, 2])),
                           ("no padding", _masked_inputs(g, lengths=[5, 5, 5])),
                           ("large scores (around +1000)", _masked_inputs(g, offset=1000.0)),
-                          ("one real position per row", _masked_inputs(g, B=2, T=3, S=4, lengths=[1, 1]))],
+                          ("one real position per row", _masked_inputs(g, B=2, T=3, S=4, lengths=[1, 1])),
+                          ("B == T (a mask broadcast against T fits the shape)", _masked_inputs(g, B=3, T=3, S=5))],
     mistakes=(
         Mistake("the mask is ignored: padded positions get weight. Set their scores to -inf before the softmax "
                 "(scores.masked_fill(~mask[:, None, :], float('-inf'))).",
@@ -94,6 +101,9 @@ register(Exercise(
                 lambda scores, mask: torch.softmax(scores.masked_fill(~mask[:, None, :], -1e9), dim=-1)),
         Mistake("softmax over the wrong axis: normalise over source positions S (dim=-1), not over decoder steps.",
                 _softmax_over_t),
+        Mistake("the (B, S) mask was broadcast against (B, T, S) without a T axis: broadcasting lines up the LAST axes, "
+                "so mask row b was applied to decoder step b (it only fits when B == T). Use mask[:, None, :], (B, 1, S).",
+                _mask_over_t, kind="mask-broadcast"),
     ),
     describe="scores (B, T, S), mask (B, S) bool -> weights (B, T, S), 0 on padding, all-padding row -> zeros",
 ))

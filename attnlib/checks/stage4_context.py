@@ -53,7 +53,8 @@ register(Exercise(
         Mistake("outputs[:, -1] is the last COLUMN: for a shorter sentence it is the output at a padding position. "
                 "Take outputs[b, lengths[b] - 1] (e.g. outputs[torch.arange(B), lengths - 1]).",
                 lambda outputs, lengths: outputs[:, -1]),
-        Mistake("off by one: the last real position is lengths - 1 (positions count from 0).",
+        Mistake("off by one: the last real position is lengths - 1 (positions count from 0); outputs[b, lengths[b]] "
+                "is one past it, and out of range for a sentence that fills all S positions.",
                 lambda outputs, lengths: outputs[torch.arange(outputs.shape[0]), lengths]),
         Mistake("outputs[:, 0] is the state after the FIRST token only: the decoder starts from the last real one.",
                 lambda outputs, lengths: outputs[:, 0]),
@@ -61,5 +62,5 @@ register(Exercise(
                 lambda outputs, lengths: (outputs * (torch.arange(outputs.shape[1])[None, :, None] < lengths[:, None, None])).sum(1)
                 / lengths[:, None].to(outputs.dtype)),
     ),
-    describe="outputs (B, S, H), lengths (B,) long -> (B, H), the output at position lengths[b] - 1",
+    describe="outputs (B, S, H), lengths (B,) long -> state (B, H), the output at position lengths[b] - 1",
 ))

@@ -48,6 +48,7 @@ def _dot_edges(g):
         ("one source position (S = 1)", _dot_inputs(g, B=2, T=3, S=1, H=4)),
         ("batch of one", _dot_inputs(g, B=1, T=2, S=7, H=3)),
         ("as many steps as source positions (T = S)", _dot_inputs(g, B=2, T=5, S=5, H=4)),
+        ("one decoder step (T = 1), as when decoding step by step", _dot_inputs(g, T=1)),
     ]
 
 
@@ -76,6 +77,10 @@ register(Exercise(
                 "Use attnlib's masked_softmax (or give such rows zeros yourself).", _nan_on_empty),
         Mistake("the outputs are swapped: return (context, weights), context first.",
                 lambda query, keys, mask: luong_dot_attention(query, keys, mask)[::-1]),
+        Mistake("padded scores were set to 0, but exp(0) = 1 still gives padding weight: fill them with -inf "
+                "(masked_softmax does it, notebook 3).",
+                lambda query, keys, mask: (lambda w: (torch.bmm(w, keys), w))(
+                    torch.softmax(dot_score(query, keys).masked_fill(~mask[:, None], 0.0), dim=-1)), kind="zero-fill"),
         Mistake("the weights multiply the decoder states (query), not the encoder states: "
                 "c_t = Σ_s a_t(s) h̄_s averages the keys, which are also the values.",
                 lambda query, keys, mask: (torch.bmm(luong_dot_attention(query, keys, mask)[1], query),
@@ -101,12 +106,12 @@ register(Exercise(
         Mistake("the halves are swapped: Luong's eq. 5 concatenates [c_t; h_t], context first, "
                 "so W_c's first Hk columns read the context.",
                 lambda context, h, W_c: torch.tanh(torch.cat([h, context], dim=-1) @ W_c.T)),
-        Mistake("tanh is missing: h̃_t = tanh(W_c [c_t; h_t]).",
+        Mistake("tanh is missing: h̃_t = tanh(W_c [c_t; h_t]); the order [c_t; h_t] is right.",
                 lambda context, h, W_c: torch.cat([context, h], dim=-1) @ W_c.T),
         Mistake("tanh is applied before W_c: it wraps the product, h̃_t = tanh(W_c [c_t; h_t]).",
                 lambda context, h, W_c: torch.tanh(torch.cat([context, h], dim=-1)) @ W_c.T),
         Mistake("h̃_t is not h_t plus something: it is tanh of W_c applied to the concatenation [c_t; h_t].",
                 lambda context, h, W_c: h + torch.tanh(torch.cat([context, h], dim=-1) @ W_c.T)),
     ),
-    describe="context (B, T, Hk), h (B, T, H), W_c (H, Hk + H) -> h̃ (B, T, H)",
+    describe="context (B, T, Hk), h (B, T, H), W_c (H, Hk + H) -> h_tilde (B, T, H)",
 ))

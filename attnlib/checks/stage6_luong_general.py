@@ -45,6 +45,7 @@ def _general_edges(g):
         ("a row with no real source token: weights and context 0, not NaN", all_masked),
         ("W_a = I gives the dot score", identity),
         ("one source position (S = 1), batch of one", _general_inputs(g, B=1, T=3, S=1)),
+        ("one decoder step (T = 1), as when decoding step by step", _general_inputs(g, T=1)),
     ]
 
 
@@ -120,5 +121,5 @@ register(Exercise(
         Mistake("the output layer reads h_t directly: attention is skipped. Eq. 6 reads h̃_t, "
                 "which combines h_t with the context c_t.", _wrong_output(attend=False)),
     ),
-    describe="h (B, T, H), keys (B, S, Hk), mask, W_a (H, Hk), W_c (H, Hk + H), W_s (V, H), b_s (V,) -> log p (B, T, V)",
+    describe="h (B, T, H), keys (B, S, Hk), mask, W_a (H, Hk), W_c (H, Hk + H), W_s (V, H), b_s (V,) -> log_probs (B, T, V)",
 ))

@@ -50,7 +50,13 @@ def _attn_edges(g):
         ("one source position (S = 1)", _attn_inputs(g, S=1)),
         ("batch of one", _attn_inputs(g, B=1, S=8)),
         ("B == S (a softmax over the batch is shape-compatible)", _attn_inputs(g, B=4, S=4)),
+        ("A == Hk (a context of projected keys U_a h_j is shape-compatible)", _attn_inputs(g, Hk=4, A=4)),
     ]
+
+
+def _context_of_projected(s_prev, keys, mask, W_a, U_a, v_a):
+    weights = bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a)[1]  # (B, S)
+    return torch.bmm(weights[:, None], keys @ U_a.T)[:, 0], weights  # (B, A): the projected keys
 
 
 def _attn_wrong(swap=False, tanh=True, use_mask=True, dim=-1):
@@ -79,6 +85,9 @@ register(Exercise(
                 "over its source positions: normalise over the last axis.", _attn_wrong(dim=0)),
         Mistake("the outputs are swapped: return (context, weights), context first.",
                 lambda s_prev, keys, mask, W_a, U_a, v_a: bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a)[::-1]),
+        Mistake("the context averages the projected keys U_a h_j: U_a only shapes the scores. "
+                "c_i = Σ_j α_ij h_j averages the encoder states themselves (as in notebook 6 with W_a).",
+                _context_of_projected, kind="context-of-projected"),
     ),
     describe="s_prev (B, Hq), keys (B, S, Hk), mask (B, S), W_a (A, Hq), U_a (A, Hk), v_a (A,) -> context (B, Hk), weights (B, S)",
 ))
@@ -133,16 +142,32 @@ def _query_is_new_state(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b
     return s, context, weights
 
 
+def _attended_with_new_state(kwargs, got, expected):
+    """Context and weights that are bahdanau_attention queried with the returned s_i, not with s_{i-1}."""
+    from .diagnose import Diagnosis
+    s, context, weights = got
+    attn = {k: kwargs[k] for k in ("keys", "mask", "W_a", "U_a", "v_a")}
+    c2, w2 = bahdanau_attention(s, **attn)
+    if torch.allclose(context, c2, atol=1e-5) and torch.allclose(weights, w2, atol=1e-5) \
+            and not torch.allclose(weights, expected[2], atol=1e-5):
+        return Diagnosis("query-is-new-state",
+                         "you attended with the new state s_i: that is Luong's order (step, then attend). Bahdanau's "
+                         "query is the PREVIOUS state s_{i-1} (eq. 6: e_ij = a(s_{i-1}, h_j)); attend with s_prev first, "
+                         "then feed c_i into the step.")
+    return None
+
+
 register(Exercise(
     "bahdanau_step", 7, bahdanau_step, _step_inputs, _step_edges,
+    properties=(_attended_with_new_state,),
     mistakes=(
         Mistake("the query is the new state s_i, with the RNN step taken first: that is Luong's order. "
                 "Bahdanau attends with the previous state s_{i-1}, then feeds c_i into the step.",
                 _query_is_new_state),
         Mistake("the context does not enter the recurrence: s_i = f(s_{i-1}, y_{i-1}, c_i), "
                 "so the RNN input is [y_emb; c] (W_in has E + Hk columns).", _context_not_fed),
-        Mistake("the RNN input is [c; y_emb]: W_in's first E columns read the embedding, "
-                "so concatenate [y_emb; c].", _step_wrong(swap=True)),
+        Mistake("the RNN input is in the wrong order: you concatenated [c; y_emb], but W_in's first E columns read "
+                "the embedding, so it must be [y_emb; c].", _step_wrong(swap=True)),
         Mistake("tanh is missing: s = tanh(W_in [y_emb; c] + W_rec s_prev + b).", _step_wrong(tanh=False)),
         Mistake("W_rec is used transposed: the recurrent term is W_rec s_prev, i.e. s_prev @ W_rec.T.",
                 _step_wrong(transpose=True)),

@@ -78,8 +78,24 @@ def _length_wrong(lower_open=False, upper_closed=False, empty_zero=False, of_all
     return wrong
 
 
+def _shifted_buckets(kwargs, got, expected):
+    """got[k] == expected[k + 1] (or k - 1) wherever both exist: the buckets read the neighbouring edges."""
+    from .diagnose import Diagnosis
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape or got.numel() < 2:
+        return None
+    for shift in (1, -1):
+        a, b = (got[:-1], expected[1:]) if shift == 1 else (got[1:], expected[:-1])
+        if torch.allclose(a.double(), b.double(), equal_nan=True) and not bool(torch.isnan(b).all()):
+            return Diagnosis("shifted-buckets",
+                             f"your buckets are shifted by one: your bucket k holds what belongs to bucket "
+                             f"k {'+' if shift == 1 else '-'} 1 (so one end shows NaN, an empty bucket). Bucket k is "
+                             f"edges[k] <= length < edges[k+1], for k = 0 .. K-1.")
+    return None
+
+
 register(Exercise(
     "accuracy_by_length", 8, accuracy_by_length, _length_inputs, _length_edges,
+    properties=(_shifted_buckets,),
     mistakes=(
         Mistake("off by one at the upper edge: bucket k is edges[k] <= length < edges[k+1]; "
                 "a length equal to edges[k+1] belongs to the next bucket.", _length_wrong(upper_closed=True)),
@@ -90,7 +106,7 @@ register(Exercise(
         Mistake("you divided by all N examples: accuracy in a bucket is correct-in-bucket / size-of-bucket.",
                 _length_wrong(of_all=True)),
     ),
-    describe="correct (N,) bool, lengths (N,) long, edges (K+1,) long -> accuracy per bucket (K,), NaN if empty",
+    describe="correct (N,) bool, lengths (N,) long, edges (K+1,) long -> accuracy (K,) per bucket, NaN if empty",
 ))
 
 

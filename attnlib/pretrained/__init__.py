@@ -2,7 +2,7 @@
 
 Each `<name>.pt` has a `<name>.pt.sha256` beside it; `load(name)` verifies it and
 loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes the
-`dates_*` models, `tools/train_bottleneck.py` remakes `bottleneck_none` and `bottleneck_dot`.
+`dates_*` models, `tools/train_bottleneck.py` remakes the four `bottleneck_*` models of notebook 01.
 """
 from __future__ import annotations
 
