@@ -13,7 +13,7 @@ from attnlib.scores import additive_score, concat_score, dot_score, general_scor
 
 from . import baselines
 from .measure import interleaved_times, median, peak_bytes
-from .rows import MB, Row, ms
+from .rows import MB, Row, machine, ms
 
 
 def _leaf(shape, generator, device, scale=1.0):
@@ -231,6 +231,8 @@ def bench_all_threads(ctx, device):
             r.id, r.floor_min, r.floor_text = tag + r.id, None, None
             r.benchmark = label + r.benchmark[3:] + " (no floor)"
             rows.append(r)
+        for r in rows:
+            r.machine = machine()  # measured with `threads`, before the run's own count is restored
         return rows
     finally:
         torch.set_num_threads(before)
