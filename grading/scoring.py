@@ -20,30 +20,10 @@ import torch
 
 from attnlib.checks import REGISTRY, compare
 from attnlib.checks.core import _clone
+from attnlib.checks.guard import attnlib_functions
 
 N_SEEDS = 3
 CHECKS_API = {"implemented", "REGISTRY", "reference", "run_case", "__code__", "__wrapped__"}
-
-
-def _attnlib_functions(name: str) -> list:
-    """attnlib's own functions called `name` (e.g. attnlib.attention.masked_softmax), wherever a module holds one."""
-    import importlib
-    import pkgutil
-    import types
-
-    import attnlib
-    found = []
-    for info in pkgutil.walk_packages(attnlib.__path__, "attnlib."):
-        if info.name.startswith("attnlib.checks") or info.name.endswith(("widgets", "viz")):
-            continue
-        try:
-            mod = importlib.import_module(info.name)
-        except Exception:
-            continue
-        fn = getattr(mod, name, None)
-        if isinstance(fn, types.FunctionType) and (fn.__module__ or "").startswith("attnlib") and fn not in found:
-            found.append(fn)
-    return found
 
 
 def reference_targets(name: str) -> list[tuple[str, str]]:
@@ -54,7 +34,7 @@ def reference_targets(name: str) -> list[tuple[str, str]]:
     """
     ref = REGISTRY[name].reference
     fns = ([ref] if getattr(ref, "__code__", None) is not None and "<" not in getattr(ref, "__qualname__", "<") else [])
-    fns += [f for f in _attnlib_functions(name) if f is not ref]
+    fns += [f for f in attnlib_functions(name) if f is not ref]
     return [(f.__module__, f.__qualname__) for f in fns]
 
 
@@ -69,7 +49,7 @@ def static_reference_use(source: str, name: str) -> str | None:
     except SyntaxError:
         return None
     ref = REGISTRY[name].reference
-    ref_mods = {getattr(ref, "__module__", "") or ""} | {f.__module__ for f in _attnlib_functions(name)}
+    ref_mods = {getattr(ref, "__module__", "") or ""} | {f.__module__ for f in attnlib_functions(name)}
     suspicious = CHECKS_API | {name} | ({ref.__name__} if "<" not in getattr(ref, "__name__", "<") else set())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("attnlib"):
