@@ -48,8 +48,10 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None = None, tempe
         return torch.softmax(scores, dim=-1)
     check_mask(mask, scores.shape[0], scores.shape[-1])
     valid = mask if scores.dim() == 2 else mask.unsqueeze(1)  # (B, 1, S)
+    empty = ~valid.any(dim=-1, keepdim=True)  # (B, 1) or (B, 1, 1)
+    if not bool(empty.any()):  # the usual case: exp(-inf) is exactly 0 on padding, one masked_fill suffices
+        return torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=-1)
     # An all-padding row would be softmax(-inf, ..., -inf) = NaN: give it 0s, then zero it out.
-    empty = ~valid.any(dim=-1, keepdim=True)
     filled = scores.masked_fill(~valid & ~empty, float("-inf")).masked_fill(empty, 0.0)
     return torch.softmax(filled, dim=-1).masked_fill(~valid, 0.0)
 

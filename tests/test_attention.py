@@ -134,7 +134,8 @@ def test_gradcheck_modules(module):
     assert torch.autograd.gradcheck(lambda q, k: att(q, k, mask), (q, k))
 
 
-def test_gradcheck_masked_softmax():
+@pytest.mark.parametrize("lengths", [[4, 2], [4, 0]], ids=["padding", "an all-padding row"])
+def test_gradcheck_masked_softmax(lengths):
     s = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
-    mask = lengths_mask([4, 2], 4)
+    mask = lengths_mask(lengths, 4)
     assert torch.autograd.gradcheck(lambda s: masked_softmax(s, mask, temperature=0.7), (s,))
