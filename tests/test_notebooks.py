@@ -283,9 +283,9 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                                 problems.append(f"{a}/{cell.name}: the {'right' if right else 'wrong'} answer scores "
                                                 f"{grade.score} of {cell.max_score}")
                 if student == "solver":
-                    auto = [(gb.find_grade(c.name, nb.name, a, "solver"), c) for nb in gb.find_assignment(a).notebooks
-                            for c in nb.grade_cells if c.cell_type == "code"]
-                    earned, total = sum(g.score for g, _ in auto), sum(c.max_score for _, c in auto)
+                    coded = [(gb.find_grade(c.name, nb.name, a, "solver"), c) for nb in gb.find_assignment(a).notebooks
+                             for c in nb.grade_cells if c.cell_type == "code"]
+                    earned, total = sum(g.score for g, _ in coded), sum(c.max_score for _, c in coded)
                     if earned != total or total <= 0:
                         problems.append(f"{a}: the solutions earn {earned} of {total} automatic points")
     logs = "\n".join(f"--- autograde log ({s}) ---\n{log}" for s, (_, log) in auto.items())
