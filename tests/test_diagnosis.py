@@ -18,9 +18,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from attnlib.attention import masked_softmax
 from attnlib.checks import REGISTRY, check, graded, results
 from attnlib.checks.stage5_luong_dot import luong_dot_attention as _ref_dot
 from attnlib.checks.stage7_bahdanau import bahdanau_attention as _ref_bahdanau
+from attnlib.checks.stage10_transformer import scaled_dot_product_attention as _ref_sdpa
 
 
 # ---------------------------------------------------------------- stage 1
@@ -478,6 +480,137 @@ def entropy_mean(weights, mask):
     return -torch.special.xlogy(w, w).mean(-1)
 
 
+# ---------------------------------------------------------------- stage 10
+
+def _sdpa_scores(query, keys):
+    return torch.bmm(query, keys.transpose(1, 2)) / math.sqrt(query.shape[-1])  # (B, T, S)
+
+
+def sdpa_softmax_over_t(query, keys, values, mask):
+    s = _sdpa_scores(query, keys).masked_fill(~mask[:, None, :], float("-inf"))
+    w = torch.softmax(s, dim=1).nan_to_num(0.0)                             # over the queries
+    return torch.bmm(w, values), w
+
+
+def sdpa_mask_no_t_axis(query, keys, values, mask):
+    w = torch.softmax(_sdpa_scores(query, keys).masked_fill(~mask, float("-inf")), dim=-1)  # (B, S) vs (B, T, S)
+    return torch.bmm(w, values), w
+
+
+def sdpa_swapped(query, keys, values, mask):
+    w = masked_softmax(_sdpa_scores(query, keys), mask)
+    return w, torch.bmm(w, values)
+
+
+def sdpa_nan_on_empty_row(query, keys, values, mask):
+    w = torch.softmax(_sdpa_scores(query, keys).masked_fill(~mask[:, None, :], float("-inf")), dim=-1)
+    return torch.bmm(w, values), w
+
+
+def sdpa_minus_1e9(query, keys, values, mask):
+    w = torch.softmax(_sdpa_scores(query, keys).masked_fill(~mask[:, None, :], -1e9), dim=-1)
+    return torch.bmm(w, values), w
+
+
+def sdpa_keys_not_transposed(query, keys, values, mask):
+    w = torch.softmax(torch.bmm(query, keys) / math.sqrt(query.shape[-1]), dim=-1)  # (B, T, d) @ (B, S, d)
+    return torch.bmm(w, values), w
+
+
+def sdpa_calls_torch(query, keys, values, mask):
+    out = F.scaled_dot_product_attention(query, keys, values, attn_mask=mask[:, None, :])
+    return out, None
+
+
+def sdpa_unscaled(query, keys, values, mask):
+    w = masked_softmax(torch.bmm(query, keys.transpose(1, 2)), mask)
+    return torch.bmm(w, values), w
+
+
+def sdpa_scaled_by_d(query, keys, values, mask):
+    s = torch.bmm(query, keys.transpose(1, 2)) / query.shape[-1]
+    w = masked_softmax(s, mask)
+    return torch.bmm(w, values), w
+
+
+def sdpa_mask_after_softmax(query, keys, values, mask):
+    w = torch.softmax(_sdpa_scores(query, keys), dim=-1).masked_fill(~mask[:, None, :], 0.0)
+    return torch.bmm(w, values), w
+
+
+def sdpa_inverted_mask(query, keys, values, mask):
+    key_padding_mask = mask                                                 # as if it were nn's True = padding
+    w = masked_softmax(_sdpa_scores(query, keys), ~key_padding_mask)
+    return torch.bmm(w, values), w
+
+
+def _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask,
+         split=None, merge=None, attend=None, repeat=None, v_from=None, bias_v=True, average=True):
+    """A learner-style multi-head attention; each keyword swaps in one piece written wrong."""
+    B, T, H = query.shape
+    S, N = keys.shape[1], num_heads
+    Dh = H // N
+    split = split or (lambda x: x.view(x.shape[0], x.shape[1], N, Dh).transpose(1, 2).reshape(-1, x.shape[1], Dh))
+    merge = merge or (lambda o: o.view(B, N, T, Dh).transpose(1, 2).reshape(B, T, H))
+    attend = attend or _ref_sdpa
+    q = split(query @ W_q.T + b_q)
+    k = split(keys @ W_k.T + b_k)
+    v = split((v_from if v_from is not None else values) @ W_v.T + (b_v if bias_v else 0.0))
+    out, w = attend(q, k, v, repeat(mask) if repeat else mask.repeat_interleave(N, dim=0))
+    w = w.view(B, N, T, S)
+    return merge(out) @ W_o.T + b_o, (w.mean(1) if average else w.sum(1))
+
+
+def mha_split_by_reshape(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    Dh = query.shape[-1] // num_heads
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask,
+                split=lambda x: x.reshape(-1, x.shape[1], Dh))             # cuts the sequence, not the features
+
+
+def mha_merge_without_transpose(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    B, T, H = query.shape
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask,
+                merge=lambda o: o.reshape(B, T, H))                         # (B, N, T, Dh) read as (B, T, H)
+
+
+def mha_unscaled_heads(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask, attend=sdpa_unscaled)
+
+
+def mha_heads_scaled_by_d(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask, attend=sdpa_scaled_by_d)
+
+
+def mha_mask_after_softmax(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask,
+                attend=sdpa_mask_after_softmax)
+
+
+def mha_mask_repeated_wrong(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask,
+                repeat=lambda m: m.repeat(num_heads, 1))                    # row b·N + i gets sentence (b·N + i) mod B
+
+
+def mha_values_from_keys(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask, v_from=keys)
+
+
+def mha_no_value_bias(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask, bias_v=False)
+
+
+def mha_weights_summed(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    return _mha(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask, average=False)
+
+
+def mha_uses_torch(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    out, w = F.multi_head_attention_forward(
+        query.transpose(0, 1), keys.transpose(0, 1), values.transpose(0, 1), query.shape[-1], num_heads, None,
+        torch.cat([b_q, b_k, b_v]), None, None, False, 0.0, W_o, b_o, key_padding_mask=~mask,
+        use_separate_proj_weight=True, q_proj_weight=W_q, k_proj_weight=W_k, v_proj_weight=W_v)
+    return out.transpose(0, 1), w
+
+
 # ---------------------------------------------------------------- the catalog
 
 CATALOG = [
@@ -563,6 +696,35 @@ CATALOG = [
     ("attention_entropy", entropy_keepdim, "extra-axis", None),
     ("attention_entropy", entropy_transposed, "permuted-axes", ["(T, B)"]),
     ("attention_entropy", entropy_mean, "scaled", ["S = 7"]),
+    ("scaled_dot_product_attention", sdpa_softmax_over_t, "wrong-axis", ["T axis", "dim=-1"]),
+    ("scaled_dot_product_attention", sdpa_mask_no_t_axis, "mask-broadcast", ["mask[:, None, :]"]),
+    ("scaled_dot_product_attention", sdpa_swapped, "swapped-outputs", ["return (output, weights)"]),
+    ("scaled_dot_product_attention", sdpa_nan_on_empty_row, "nan-empty-row", ["NaN", "zeros"]),
+    ("scaled_dot_product_attention", sdpa_minus_1e9, "empty-row-not-zero", ["all zeros"]),
+    ("scaled_dot_product_attention", sdpa_keys_not_transposed, "bmm-shape", ["transpose(1, 2)"]),
+    ("scaled_dot_product_attention", sdpa_calls_torch, "uses-reference", ["torch.scaled_dot_product_attention"]),
+    ("scaled_dot_product_attention", sdpa_unscaled, "registered", ["not divided by √d"]),
+    ("scaled_dot_product_attention", sdpa_mask_after_softmax, "registered", ["after the softmax"]),
+    ("multi_head_attention", mha_split_by_reshape, "registered", ["split along the wrong axis"]),
+    ("multi_head_attention", mha_merge_without_transpose, "registered", ["merged in the wrong order"]),
+    ("multi_head_attention", mha_mask_repeated_wrong, "weight-on-padding", ["-inf"]),
+    ("multi_head_attention", mha_values_from_keys, "ignores-values", ["`values`"]),
+    ("multi_head_attention", mha_no_value_bias, "ignores-b_v", ["`b_v`"]),
+    ("multi_head_attention", mha_weights_summed, "scaled", ["constant, 3"]),
+    ("multi_head_attention", mha_uses_torch, "uses-reference", ["multi_head_attention_forward"]),
+]
+
+# The issue's classic mistakes in the Transformer's attention, each named by its own diagnosis.
+STAGE10_CLASSICS = [
+    ("scaled_dot_product_attention", sdpa_unscaled, "no-scaling"),
+    ("scaled_dot_product_attention", sdpa_scaled_by_d, "scaled-by-d"),
+    ("scaled_dot_product_attention", sdpa_mask_after_softmax, "mask-after-softmax"),
+    ("scaled_dot_product_attention", sdpa_inverted_mask, "mask-inverted"),
+    ("multi_head_attention", mha_unscaled_heads, "no-scaling"),
+    ("multi_head_attention", mha_heads_scaled_by_d, "scaled-by-d"),
+    ("multi_head_attention", mha_split_by_reshape, "heads-split-wrong-axis"),
+    ("multi_head_attention", mha_merge_without_transpose, "heads-merged-wrong-order"),
+    ("multi_head_attention", mha_mask_after_softmax, "mask-after-softmax"),
 ]
 IDS = [f"{name}-{fn.__name__}" for name, fn, _, _ in CATALOG]
 
@@ -590,6 +752,37 @@ def test_unregistered_mistake_is_named(name, fn, kind, words):
     assert "Traceback" not in str(r) and "File \"" not in str(r)
 
 
+@pytest.mark.parametrize("name,fn,kind", STAGE10_CLASSICS, ids=[f"{n}-{fn.__name__}" for n, fn, _ in STAGE10_CLASSICS])
+def test_stage10_classic_mistake_gets_its_diagnosis(name, fn, kind):
+    """Written as a learner would (not the registered function): the check names exactly this mistake."""
+    r = _first_named(name, fn)
+    assert r is not None and r.details.get("kind") == kind, f"{name}: {fn.__name__} named {r and r.details}:\n{r}"
+    assert check(fn, name=name, quiet=True) is False
+
+
+@pytest.mark.parametrize("name", ["scaled_dot_product_attention", "multi_head_attention"])
+def test_stage10_references_and_pytorch_pass(name):
+    """attnlib's reference passes, and so does an answer that is PyTorch's own module with the weights copied in."""
+    assert all(results(REGISTRY[name].reference, name, seeds=(0, 1, 101)))
+    if name == "multi_head_attention":
+        assert all(results(mha_via_nn_module, name, seeds=(0, 1), edge=False))
+
+
+def mha_via_nn_module(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask):
+    """nn.MultiheadAttention with the weights copied in (key_padding_mask = ~mask): equal to the reference."""
+    H = query.shape[-1]
+    mha = torch.nn.MultiheadAttention(H, num_heads, batch_first=True, kdim=keys.shape[-1], vdim=values.shape[-1])
+    with torch.no_grad():
+        if mha._qkv_same_embed_dim:
+            mha.in_proj_weight.copy_(torch.cat([W_q, W_k, W_v]))
+        else:
+            mha.q_proj_weight.copy_(W_q), mha.k_proj_weight.copy_(W_k), mha.v_proj_weight.copy_(W_v)
+        mha.in_proj_bias.copy_(torch.cat([b_q, b_k, b_v]))
+        mha.out_proj.weight.copy_(W_o), mha.out_proj.bias.copy_(b_o)
+        out, w = mha(query, keys, values, key_padding_mask=~mask)
+    return out, w
+
+
 def test_exception_names_the_learners_line():
     r = _first_named("last_encoder_state", last_state_loop)
     assert "IndexError at line" in r.message and "`return torch.stack([outputs[b, lengths[b]]" in r.message, r.message
@@ -598,9 +791,9 @@ def test_exception_names_the_learners_line():
 def test_the_catalog_covers_every_exercise_and_six_kinds_per_stage():
     """Every exercise has named mistakes; from stage 2 on, each stage names at least six kinds by properties."""
     assert {n for n, *_ in CATALOG} == set(REGISTRY), "every exercise has property-diagnosed mistakes in the catalog"
-    assert len(REGISTRY) == 16, sorted(REGISTRY)
+    assert len(REGISTRY) >= 18, sorted(REGISTRY)
     stages = sorted({ex.stage for ex in REGISTRY.values()})
-    assert stages == list(range(1, 9)), stages
+    assert set(range(1, 9)) | {10} <= set(stages), stages
     for stage in stages[1:]:
         kinds = set()
         for n, fn, _, _ in CATALOG:

@@ -168,8 +168,9 @@ def test_released_notebooks_keep_the_exercise_contract():
     for a in ASSIGNMENTS:
         src = nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4)
         rel = nbformat.read(ROOT / "notebooks" / a / f"{a}.ipynb", as_version=4)
-        graded = [c for c in rel.cells if _nbg(c).get("grade")]
-        answers = [c for c in rel.cells if _nbg(c).get("solution")]
+        graded = [c for c in rel.cells if _nbg(c).get("grade") and c.cell_type == "code"]
+        answers = [c for c in rel.cells if _nbg(c).get("solution") and c.cell_type == "code"]
+        problems += _written_question_problems(a, src, rel)
         if not graded or len(graded) != len(answers):
             problems.append(f"{a}: {len(answers)} answer cells and {len(graded)} graded cells (need one test cell per exercise)")
         for c in answers:
@@ -178,11 +179,33 @@ def test_released_notebooks_keep_the_exercise_contract():
         for c in graded:
             if not _nbg(c).get("locked") or "HIDDEN TESTS" in c.source or not _nbg(c)["grade_id"].endswith("_tests"):
                 problems.append(f"{a} cell {_nbg(c)['grade_id']}: a graded cell must be locked, end in _tests, hide its hidden tests")
-        hidden = [c for c in src.cells if _nbg(c).get("grade") and "### BEGIN HIDDEN TESTS" not in c.source]
+        hidden = [c for c in src.cells if _nbg(c).get("grade") and c.cell_type == "code"
+                  and "### BEGIN HIDDEN TESTS" not in c.source]
         problems += [f"{a} cell {_nbg(c)['grade_id']}: no hidden tests in the source" for c in hidden]
         if any("!pip" in c.source for c in src.cells if c.cell_type == "code"):
             problems.append(f"{a}: no !pip in notebooks")
     assert not problems, "\n".join(problems)
+
+
+def _written_question_problems(a: str, src, rel) -> list[str]:
+    """Check-yourself questions (issue #14): a markdown answer cell, graded by hand, <id>_question_<k>; the source
+    holds a model answer and a mark scheme, the release only nbgrader's stub."""
+    problems = []
+    for version, nb in (("source", src), ("release", rel)):
+        for c in nb.cells:
+            m = _nbg(c)
+            if c.cell_type != "markdown" or not (m.get("grade") or m.get("solution")):
+                continue
+            gid = m.get("grade_id", "")
+            if not (m.get("grade") and m.get("solution") and re.fullmatch(rf"{re.escape(a)}_question_\d+", gid)
+                    and m.get("points", 0) > 0):
+                problems.append(f"{a} {version} cell {gid!r}: a written answer is grade + solution, "
+                                f"<id>_question_<k>, with points")
+            elif version == "source" and "=== BEGIN MARK SCHEME ===" not in c.source:
+                problems.append(f"{a} cell {gid}: the model answer has no mark scheme")
+            elif version == "release" and (c.source.strip() != "YOUR ANSWER HERE" or "MARK SCHEME" in c.source):
+                problems.append(f"{a} cell {gid}: the released answer must be nbgrader's stub, without the mark scheme")
+    return problems
 
 
 def _parallel(commands: dict) -> dict:
@@ -247,6 +270,8 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                     if not nb.grade_cells:
                         problems.append(f"{a}: no graded cell")
                     for cell in nb.grade_cells:
+                        if cell.cell_type == "markdown":
+                            continue  # a check-yourself answer: graded by hand, never automatically
                         grade = gb.find_grade(cell.name, nb.name, a, student)
                         if student == "solver" and (grade.score != cell.max_score or grade.needs_manual_grade):
                             problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
@@ -258,8 +283,10 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                                 problems.append(f"{a}/{cell.name}: the {'right' if right else 'wrong'} answer scores "
                                                 f"{grade.score} of {cell.max_score}")
                 if student == "solver":
-                    sub = gb.find_submission(a, "solver")
-                    if sub.score != sub.max_score or sub.max_score <= 0:
-                        problems.append(f"{a}: the solutions earn {sub.score} of {sub.max_score}")
+                    coded = [(gb.find_grade(c.name, nb.name, a, "solver"), c) for nb in gb.find_assignment(a).notebooks
+                             for c in nb.grade_cells if c.cell_type == "code"]
+                    earned, total = sum(g.score for g, _ in coded), sum(c.max_score for _, c in coded)
+                    if earned != total or total <= 0:
+                        problems.append(f"{a}: the solutions earn {earned} of {total} automatic points")
     logs = "\n".join(f"--- autograde log ({s}) ---\n{log}" for s, (_, log) in auto.items())
     assert not problems, "\n".join(problems) + "\n" + logs

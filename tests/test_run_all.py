@@ -95,6 +95,19 @@ WRONG = {
                                   "    h_tilde = torch.tanh(torch.cat([context, h], dim=-1) @ W_c.T)\n"
                                   "    return torch.log_softmax(h_tilde @ W_s.T + b_s, dim=-1)\n",
     },
+    "10_transformer_attention": {   # Luong's unscaled dot, then a correct multi-head layer that calls it
+        "scaled_dot_product_attention": "def scaled_dot_product_attention(query, keys, values, mask):\n"
+                                        "    weights = masked_softmax(query @ keys.transpose(1, 2), mask)\n"
+                                        "    return weights @ values, weights\n",
+        "multi_head_attention": "def multi_head_attention(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, "
+                                "num_heads, mask):\n"
+                                "    n = num_heads\n"
+                                "    q, k, v = (split_heads(x @ W.T + b, n) for x, W, b in\n"
+                                "               ((query, W_q, b_q), (keys, W_k, b_k), (values, W_v, b_v)))\n"
+                                "    out, w = scaled_dot_product_attention(q, k, v, mask.repeat_interleave(n, dim=0))\n"
+                                "    B, T, S = query.shape[0], query.shape[1], keys.shape[1]\n"
+                                "    return merge_heads(out, n) @ W_o.T + b_o, w.view(B, n, T, S).mean(1)\n",
+    },
 }
 NAMED = {   # words the visible check must print for each wrong answer
     "stable_softmax": ["[FAIL] stable_softmax", "sum to 1 over the", "dim=-1"],
@@ -105,6 +118,9 @@ NAMED = {   # words the visible check must print for each wrong answer
                                 "Note: your luong_general_attention is not finished"],
     # correct, although it calls the wrong first exercise: the cells after that one's check use attnlib's
     "luong_output_log_probs": ["[PASS] luong_output_log_probs", "[graded] luong_output_log_probs"],
+    "scaled_dot_product_attention": ["[FAIL] scaled_dot_product_attention", "not divided by √d",
+                                     "Note: your scaled_dot_product_attention is not finished"],
+    "multi_head_attention": ["[PASS] multi_head_attention", "[graded] multi_head_attention"],
 }
 
 

@@ -2,8 +2,9 @@
 
 The grader (grading/) gives 0 to an answer that calls attnlib's own
 implementation of the exercise; notebook 3 also asks for a softmax written
-without torch.softmax. The visible check says so while the learner's function
-runs: for the duration of one call, attnlib's functions named like the
+without torch.softmax, notebook 10 for attention without
+F.scaled_dot_product_attention. The visible check says so while the
+learner's function runs: for the duration of one call, attnlib's functions named like the
 exercise raise `UsesReference`, and the forbidden torch functions record that
 they were called (and still work).
 """
@@ -59,6 +60,8 @@ _TORCH_PLACES = {
     "softmax": [(torch, "softmax"), (torch.nn.functional, "softmax"), (torch.Tensor, "softmax"), (torch.special, "softmax")],
     "log_softmax": [(torch, "log_softmax"), (torch.nn.functional, "log_softmax"), (torch.Tensor, "log_softmax"),
                     (torch.special, "log_softmax")],
+    "scaled_dot_product_attention": [(torch.nn.functional, "scaled_dot_product_attention")],
+    "multi_head_attention_forward": [(torch.nn.functional, "multi_head_attention_forward")],
 }
 
 
