@@ -329,76 +329,76 @@ def output_keepdim(h, keys, mask, W_a, W_c, W_s, b_s):
 
 # ---------------------------------------------------------------- stage 7
 
-def bahdanau_u_h(s_prev, keys, mask, W_a, U_a, v_a):
-    projected = keys @ U_a.T                                                 # (B, S, A)
-    scores = torch.tanh((s_prev @ W_a.T)[:, None] + projected) @ v_a
+def bahdanau_u_h(s_prev, keys, mask, W_q, W_k, v_a):
+    projected = keys @ W_k.T                                                 # (B, S, A)
+    scores = torch.tanh((s_prev @ W_q.T)[:, None] + projected) @ v_a
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1).nan_to_num(0.0)
-    return torch.einsum("bs,bsa->ba", weights, projected), weights           # weights U_a h_j
+    return torch.einsum("bs,bsa->ba", weights, projected), weights           # weights W_k h_j
 
 
-def bahdanau_no_mask_dim(s_prev, keys, mask, W_a, U_a, v_a):
-    scores = (torch.tanh((s_prev @ W_a.T)[:, None] + keys @ U_a.T) @ v_a)[:, None]     # (B, 1, S)
+def bahdanau_no_mask_dim(s_prev, keys, mask, W_q, W_k, v_a):
+    scores = (torch.tanh((s_prev @ W_q.T)[:, None] + keys @ W_k.T) @ v_a)[:, None]     # (B, 1, S)
     weights = torch.softmax(scores.masked_fill(~mask[:, None], float("-inf")), -1).nan_to_num(0.0)
     return (weights @ keys), weights                                         # (B, 1, Hk), (B, 1, S)
 
 
-def bahdanau_scores_as_weights(s_prev, keys, mask, W_a, U_a, v_a):
-    scores = torch.tanh((s_prev @ W_a.T)[:, None] + keys @ U_a.T) @ v_a
+def bahdanau_scores_as_weights(s_prev, keys, mask, W_q, W_k, v_a):
+    scores = torch.tanh((s_prev @ W_q.T)[:, None] + keys @ W_k.T) @ v_a
     weights = torch.sigmoid(scores) * mask
     return torch.einsum("bs,bsh->bh", weights, keys), weights
 
 
-def bahdanau_zero_fill(s_prev, keys, mask, W_a, U_a, v_a):
-    scores = (torch.tanh((s_prev @ W_a.T)[:, None] + keys @ U_a.T) @ v_a) * mask
+def bahdanau_zero_fill(s_prev, keys, mask, W_q, W_k, v_a):
+    scores = (torch.tanh((s_prev @ W_q.T)[:, None] + keys @ W_k.T) @ v_a) * mask
     weights = scores.softmax(-1)
     return torch.einsum("bs,bsh->bh", weights, keys), weights
 
 
-def bahdanau_ignores_s(s_prev, keys, mask, W_a, U_a, v_a):
-    scores = torch.tanh(keys @ U_a.T) @ v_a
+def bahdanau_ignores_s(s_prev, keys, mask, W_q, W_k, v_a):
+    scores = torch.tanh(keys @ W_k.T) @ v_a
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1).nan_to_num(0.0)
     return torch.einsum("bs,bsh->bh", weights, keys), weights
 
 
-def bahdanau_matmul_error(s_prev, keys, mask, W_a, U_a, v_a):
-    scores = torch.tanh((s_prev @ W_a)[:, None] + keys @ U_a.T) @ v_a        # W_a (A, Hq) without .T
+def bahdanau_matmul_error(s_prev, keys, mask, W_q, W_k, v_a):
+    scores = torch.tanh((s_prev @ W_q)[:, None] + keys @ W_k.T) @ v_a        # W_q (A, Hq) without .T
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1).nan_to_num(0.0)
     return torch.einsum("bs,bsh->bh", weights, keys), weights
 
 
-def step_new_state(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    c_old, _ = _ref_bahdanau(s_prev, keys, mask, W_a, U_a, v_a)
+def step_new_state(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    c_old, _ = _ref_bahdanau(s_prev, keys, mask, W_q, W_k, v_a)
     s = torch.tanh(torch.cat([y_emb, c_old], -1) @ W_in.T + s_prev @ W_rec.T + b)
-    context, weights = _ref_bahdanau(s, keys, mask, W_a, U_a, v_a)           # attends with s_i
+    context, weights = _ref_bahdanau(s, keys, mask, W_q, W_k, v_a)           # attends with s_i
     return s, context, weights
 
 
-def step_context_first(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    context, weights = _ref_bahdanau(s_prev, keys, mask, W_a, U_a, v_a)
+def step_context_first(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    context, weights = _ref_bahdanau(s_prev, keys, mask, W_q, W_k, v_a)
     s = torch.tanh(torch.cat([context, y_emb], -1) @ W_in.T + s_prev @ W_rec.T + b)
     return s, context, weights
 
 
-def step_outputs_swapped(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    context, weights = _ref_bahdanau(s_prev, keys, mask, W_a, U_a, v_a)
+def step_outputs_swapped(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    context, weights = _ref_bahdanau(s_prev, keys, mask, W_q, W_k, v_a)
     s = torch.tanh(torch.cat([y_emb, context], -1) @ W_in.T + s_prev @ W_rec.T + b)
     return context, s, weights
 
 
-def step_no_recurrence(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    context, weights = _ref_bahdanau(s_prev, keys, mask, W_a, U_a, v_a)
+def step_no_recurrence(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    context, weights = _ref_bahdanau(s_prev, keys, mask, W_q, W_k, v_a)
     s = torch.tanh(torch.cat([y_emb, context], -1) @ W_in.T + b)
     return s, context, weights
 
 
-def step_no_bias_tanh(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    context, weights = _ref_bahdanau(s_prev, keys, mask, W_a, U_a, v_a)
+def step_no_bias_tanh(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    context, weights = _ref_bahdanau(s_prev, keys, mask, W_q, W_k, v_a)
     s = torch.cat([y_emb, context], -1) @ W_in.T + s_prev @ W_rec.T + b
     return s * 1.0, context, weights
 
 
-def step_cat_wrong_dim(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    context, weights = _ref_bahdanau(s_prev, keys, mask, W_a, U_a, v_a)
+def step_cat_wrong_dim(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    context, weights = _ref_bahdanau(s_prev, keys, mask, W_q, W_k, v_a)
     s = torch.tanh(torch.cat([y_emb, context], 0) @ W_in.T + s_prev @ W_rec.T + b)
     return s, context, weights
 
@@ -672,7 +672,7 @@ CATALOG = [
     ("luong_output_log_probs", output_ws_not_transposed, "matmul-shape", ["without .T"]),
     ("luong_output_log_probs", output_mask_leaks, "registered", ["mask is ignored"]),
     ("luong_output_log_probs", output_keepdim, "extra-axis", None),
-    ("bahdanau_attention", bahdanau_u_h, "context-of-projected", ["U_a h_j", "encoder states"]),
+    ("bahdanau_attention", bahdanau_u_h, "context-of-projected", ["W_k h_j", "encoder states"]),
     ("bahdanau_attention", bahdanau_no_mask_dim, "extra-axis", None),
     ("bahdanau_attention", bahdanau_scores_as_weights, "not-normalised", ["sum to 1"]),
     ("bahdanau_attention", bahdanau_zero_fill, "weight-on-padding", ["-inf"]),

@@ -1,13 +1,16 @@
 """Stage 7 exercises: Bahdanau's additive attention and one decoder step (Bahdanau et al. 2014, eqs. 4-6, A.1.2).
 
-    bahdanau_attention(s_prev (B, Hq), keys (B, S, Hk), mask (B, S), W_a (A, Hq), U_a (A, Hk), v_a (A,))
+    bahdanau_attention(s_prev (B, Hq), keys (B, S, Hk), mask (B, S), W_q (A, Hq), W_k (A, Hk), v_a (A,))
         -> context (B, Hk), weights (B, S)
-    bahdanau_step(y_emb (B, E), s_prev (B, H), keys, mask, W_a, U_a, v_a, W_in (H, E + Hk), W_rec (H, H), b (H,))
+    bahdanau_step(y_emb (B, E), s_prev (B, H), keys, mask, W_q, W_k, v_a, W_in (H, E + Hk), W_rec (H, H), b (H,))
         -> s (B, H), context (B, Hk), weights (B, S)
 
 with s = tanh(W_in [y_emb; c] + W_rec s_prev + b): the context, computed from
 s_{i-1}, enters the recurrence. A plain tanh RNN cell stands in for the
 paper's gated f.
+
+W_q and W_k are Bahdanau's W_a and U_a in the course's notation (docs/glossary.md): W_q projects the query
+s_{i-1}, W_k the keys h_j. attnlib's BahdanauAttention keeps the paper's attribute names (.W_a is W_q, .U_a is W_k).
 """
 from __future__ import annotations
 
@@ -19,16 +22,16 @@ from .core import Exercise, Mistake, register
 from .stage5_luong_dot import random_mask
 
 
-def bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a):
-    """Reference: e_ij = v_aᵀ tanh(W_a s_{i-1} + U_a h_j), α_i = softmax over real j, c_i = Σ_j α_ij h_j."""
-    scores = additive_score(s_prev[:, None], keys, W_a, U_a, v_a)[:, 0]  # (B, S): e_i
+def bahdanau_attention(s_prev, keys, mask, W_q, W_k, v_a):
+    """Reference: e_ij = v_aᵀ tanh(W_q s_{i-1} + W_k h_j), α_i = softmax over real j, c_i = Σ_j α_ij h_j."""
+    scores = additive_score(s_prev[:, None], keys, W_q, W_k, v_a)[:, 0]  # (B, S): e_i
     weights = masked_softmax(scores, mask)  # (B, S): α_i, eq. 6
     return torch.bmm(weights[:, None], keys)[:, 0], weights  # (B, Hk): c_i, eq. 5
 
 
-def bahdanau_step(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
+def bahdanau_step(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
     """Reference: attend with s_{i-1} first, then s_i = tanh(W_in [y_{i-1}; c_i] + W_rec s_{i-1} + b)."""
-    context, weights = bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a)  # (B, Hk), (B, S)
+    context, weights = bahdanau_attention(s_prev, keys, mask, W_q, W_k, v_a)  # (B, Hk), (B, S)
     s = torch.tanh(torch.cat([y_emb, context], dim=-1) @ W_in.T + s_prev @ W_rec.T + b)  # (B, H): eq. 4's f
     return s, context, weights
 
@@ -37,8 +40,8 @@ def bahdanau_step(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
 
 def _attn_inputs(g, B=3, S=6, Hq=5, Hk=5, A=4):
     return {"s_prev": torch.randn(B, Hq, generator=g), "keys": torch.randn(B, S, Hk, generator=g),
-            "mask": random_mask(g, B, S), "W_a": torch.randn(A, Hq, generator=g),
-            "U_a": torch.randn(A, Hk, generator=g), "v_a": torch.randn(A, generator=g)}
+            "mask": random_mask(g, B, S), "W_q": torch.randn(A, Hq, generator=g),
+            "W_k": torch.randn(A, Hk, generator=g), "v_a": torch.randn(A, generator=g)}
 
 
 def _attn_edges(g):
@@ -50,18 +53,18 @@ def _attn_edges(g):
         ("one source position (S = 1)", _attn_inputs(g, S=1)),
         ("batch of one", _attn_inputs(g, B=1, S=8)),
         ("B == S (a softmax over the batch is shape-compatible)", _attn_inputs(g, B=4, S=4)),
-        ("A == Hk (a context of projected keys U_a h_j is shape-compatible)", _attn_inputs(g, Hk=4, A=4)),
+        ("A == Hk (a context of projected keys W_k h_j is shape-compatible)", _attn_inputs(g, Hk=4, A=4)),
     ]
 
 
-def _context_of_projected(s_prev, keys, mask, W_a, U_a, v_a):
-    weights = bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a)[1]  # (B, S)
-    return torch.bmm(weights[:, None], keys @ U_a.T)[:, 0], weights  # (B, A): the projected keys
+def _context_of_projected(s_prev, keys, mask, W_q, W_k, v_a):
+    weights = bahdanau_attention(s_prev, keys, mask, W_q, W_k, v_a)[1]  # (B, S)
+    return torch.bmm(weights[:, None], keys @ W_k.T)[:, 0], weights  # (B, A): the projected keys
 
 
 def _attn_wrong(swap=False, tanh=True, use_mask=True, dim=-1):
-    def wrong(s_prev, keys, mask, W_a, U_a, v_a):
-        Wq, Wk = (U_a, W_a) if swap else (W_a, U_a)
+    def wrong(s_prev, keys, mask, W_q, W_k, v_a):
+        Wq, Wk = (W_k, W_q) if swap else (W_q, W_k)
         pre = (s_prev @ Wq.T)[:, None, :] + keys @ Wk.T  # (B, S, A)
         scores = (torch.tanh(pre) if tanh else pre) @ v_a  # (B, S)
         if dim == -1:
@@ -75,21 +78,21 @@ def _attn_wrong(swap=False, tanh=True, use_mask=True, dim=-1):
 register(Exercise(
     "bahdanau_attention", 7, bahdanau_attention, _attn_inputs, _attn_edges,
     mistakes=(
-        Mistake("W_a and U_a are swapped: W_a projects the decoder state s_{i-1}, U_a the encoder states h_j.",
+        Mistake("W_q and W_k are swapped: W_q projects the decoder state s_{i-1}, W_k the encoder states h_j.",
                 _attn_wrong(swap=True)),
-        Mistake("tanh is missing: e_ij = v_aᵀ tanh(W_a s_{i-1} + U_a h_j); without it the s_{i-1} term "
+        Mistake("tanh is missing: e_ij = v_aᵀ tanh(W_q s_{i-1} + W_k h_j); without it the s_{i-1} term "
                 "is the same for every j and cancels in the softmax.", _attn_wrong(tanh=False)),
         Mistake("the mask is ignored: padded source positions get weight. Use masked_softmax(scores, mask).",
                 _attn_wrong(use_mask=False)),
         Mistake("the softmax runs over the batch (dim 0). The weights of one sentence are a distribution "
                 "over its source positions: normalise over the last axis.", _attn_wrong(dim=0)),
         Mistake("the outputs are swapped: return (context, weights), context first.",
-                lambda s_prev, keys, mask, W_a, U_a, v_a: bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a)[::-1]),
-        Mistake("the context averages the projected keys U_a h_j: U_a only shapes the scores. "
-                "c_i = Σ_j α_ij h_j averages the encoder states themselves (as in notebook 6 with W_a).",
+                lambda s_prev, keys, mask, W_q, W_k, v_a: bahdanau_attention(s_prev, keys, mask, W_q, W_k, v_a)[::-1]),
+        Mistake("the context averages the projected keys W_k h_j: W_k only shapes the scores. "
+                "c_i = Σ_j α_ij h_j averages the encoder states themselves (as in notebook 6 with its W_a).",
                 _context_of_projected, kind="context-of-projected"),
     ),
-    describe="s_prev (B, Hq), keys (B, S, Hk), mask (B, S), W_a (A, Hq), U_a (A, Hk), v_a (A,) -> context (B, Hk), weights (B, S)",
+    describe="s_prev (B, Hq), keys (B, S, Hk), mask (B, S), W_q (A, Hq), W_k (A, Hk), v_a (A,) -> context (B, Hk), weights (B, S)",
 ))
 
 
@@ -122,23 +125,23 @@ def _rnn(y_emb, context, s_prev, W_in, W_rec, b, swap=False, tanh=True, transpos
 
 
 def _step_wrong(swap=False, tanh=True, transpose=False, use_mask=True):
-    def wrong(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-        context, weights = bahdanau_attention(s_prev, keys, mask if use_mask else torch.ones_like(mask), W_a, U_a, v_a)
+    def wrong(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+        context, weights = bahdanau_attention(s_prev, keys, mask if use_mask else torch.ones_like(mask), W_q, W_k, v_a)
         return _rnn(y_emb, context, s_prev, W_in, W_rec, b, swap, tanh, transpose), context, weights
     return wrong
 
 
-def _context_not_fed(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
-    context, weights = bahdanau_attention(s_prev, keys, mask, W_a, U_a, v_a)
+def _context_not_fed(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
+    context, weights = bahdanau_attention(s_prev, keys, mask, W_q, W_k, v_a)
     E = y_emb.shape[1]
     s = torch.tanh(y_emb @ W_in[:, :E].T + s_prev @ W_rec.T + b)  # the context never enters the state
     return s, context, weights
 
 
-def _query_is_new_state(y_emb, s_prev, keys, mask, W_a, U_a, v_a, W_in, W_rec, b):
+def _query_is_new_state(y_emb, s_prev, keys, mask, W_q, W_k, v_a, W_in, W_rec, b):
     E = y_emb.shape[1]
     s = torch.tanh(y_emb @ W_in[:, :E].T + s_prev @ W_rec.T + b)  # RNN step first (Luong's order) ...
-    context, weights = bahdanau_attention(s, keys, mask, W_a, U_a, v_a)  # ... then attend with s_i
+    context, weights = bahdanau_attention(s, keys, mask, W_q, W_k, v_a)  # ... then attend with s_i
     return s, context, weights
 
 
@@ -146,7 +149,7 @@ def _attended_with_new_state(kwargs, got, expected):
     """Context and weights that are bahdanau_attention queried with the returned s_i, not with s_{i-1}."""
     from .diagnose import Diagnosis
     s, context, weights = got
-    attn = {k: kwargs[k] for k in ("keys", "mask", "W_a", "U_a", "v_a")}
+    attn = {k: kwargs[k] for k in ("keys", "mask", "W_q", "W_k", "v_a")}
     c2, w2 = bahdanau_attention(s, **attn)
     if torch.allclose(context, c2, atol=1e-5) and torch.allclose(weights, w2, atol=1e-5) \
             and not torch.allclose(weights, expected[2], atol=1e-5):
@@ -173,6 +176,6 @@ register(Exercise(
                 _step_wrong(transpose=True)),
         Mistake("the mask is ignored: padded source positions leak into the context.", _step_wrong(use_mask=False)),
     ),
-    describe="y_emb (B, E), s_prev (B, H), keys (B, S, Hk), mask, W_a, U_a, v_a, W_in (H, E + Hk), W_rec (H, H), b (H,)"
+    describe="y_emb (B, E), s_prev (B, H), keys (B, S, Hk), mask, W_q, W_k, v_a, W_in (H, E + Hk), W_rec (H, H), b (H,)"
              " -> s (B, H), context (B, Hk), weights (B, S)",
 ))
