@@ -1,7 +1,7 @@
 """attnlib.train's max_seconds bounds the whole run, evaluations included (notebook 05's LIVE_SECONDS).
 
 A fake clock makes the test exact and independent of the machine's speed: every training step costs 1 s and
-every evaluation 5 s of fake time, so a run with a budget of 40 s must stop, evaluated, at or before 40 s.
+every evaluation 5 s of fake time, so a run with a budget of 30 s must stop, evaluated, at or before 30 s.
 Before its first evaluation the trainer cannot know what one costs: a budget that ends around the first
 evaluation may be passed by one step and two evaluations (notebook 05 keeps them cheap: 200 dates).
 """
@@ -25,8 +25,14 @@ class FakeClock:
         return self.now
 
 
-@pytest.mark.parametrize("budget, allowed", [(40.0, 40.0), (50.0, 50.0), (12.0, 12.0 + 1.0 + 2 * 5.0)])
-def test_max_seconds_bounds_steps_and_evaluations(monkeypatch, budget, allowed):
+@pytest.fixture(scope="module")
+def tiny_task():
+    train_pairs, test_pairs = date_splits(200, 10, seed=0)
+    return train_pairs, test_pairs, Vocab.build(s for s, _ in train_pairs), Vocab.build(t for _, t in train_pairs)
+
+
+@pytest.mark.parametrize("budget, allowed", [(20.0, 20.0), (30.0, 30.0), (5.0, 5.0 + 1.0 + 2 * 5.0)])
+def test_max_seconds_bounds_steps_and_evaluations(monkeypatch, tiny_task, budget, allowed):
     clock = FakeClock()
     real_evaluate, real_adam_step = train_module.evaluate, torch.optim.Adam.step
 
@@ -41,14 +47,18 @@ def test_max_seconds_bounds_steps_and_evaluations(monkeypatch, budget, allowed):
     monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     monkeypatch.setattr(train_module, "evaluate", slow_evaluate)
     monkeypatch.setattr(torch.optim.Adam, "step", slow_step)
-    train_pairs, test_pairs = date_splits(300, 20, seed=0)
-    sv, tv = Vocab.build(s for s, _ in train_pairs), Vocab.build(t for _, t in train_pairs)
+    train_pairs, test_pairs, sv, tv = tiny_task
     torch.manual_seed(0)
-    model = build_model(ModelConfig(variant="dot", hidden_size=16, emb_size=8), len(sv), len(tv))
-    config = TrainConfig(batch_size=8, max_steps=1000, max_seconds=budget, eval_every=10, target=None, progress=False)
-    history = train_module.train(model, train_pairs, test_pairs, sv, tv, config, device="cpu")
+    model = build_model(ModelConfig(variant="dot", hidden_size=8, emb_size=4), len(sv), len(tv))
+    config = TrainConfig(batch_size=4, max_steps=1000, max_seconds=budget, eval_every=3, target=None, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # a tiny model: one thread is fastest on a shared machine
+    try:
+        history = train_module.train(model, train_pairs, test_pairs, sv, tv, config, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
     assert history.records, "the run must end with an evaluation"
     assert history.seconds <= allowed, f"the run took {history.seconds} fake seconds, budget {budget}, allowed {allowed}"
-    # and it used the budget: one more step and evaluation would have passed it
-    assert history.seconds + 1.0 + 5.0 > budget, f"the run stopped early, at {history.seconds} of {budget} s"
+    # and it used the budget: one more step and the evaluations it could bring would have passed it
+    assert history.seconds + 1.0 + 2 * 5.0 > budget, f"the run stopped early, at {history.seconds} of {budget} s"
     assert history.records[-1]["step"] < config.max_steps
