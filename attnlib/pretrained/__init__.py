@@ -3,6 +3,8 @@
 Each `<name>.pt` has a `<name>.pt.sha256` beside it; `load(name)` verifies it and
 loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes the
 `dates_*` models, `tools/train_bottleneck.py` remakes the four `bottleneck_*` models of notebook 01.
+`dates_seeds.json` (with `dates_seeds.json.sha256`) holds no weights: the histories of the four date variants
+trained from seeds 0, 1 and 2, made by `tools/train_seeds.py` and read with `load_json`.
 """
 from __future__ import annotations
 
@@ -25,3 +27,26 @@ def load(name: str, sha256: str | None = None, device=None):
     from ..checkpoints import load_checkpoint
 
     return load_checkpoint(path(name), sha256=sha256, device=device)
+
+
+def load_json(name: str, sha256: str | None = None):
+    """-> the data of a shipped `<name>.json` (plain data, no weights: e.g. `dates_seeds`, the training histories
+    of the date variants over several seeds, made by tools/train_seeds.py), sha256-checked against `sha256` or,
+    when it is None, against the `<name>.json.sha256` beside it."""
+    import json
+
+    from ..checkpoints import CheckpointError, sha256_of
+
+    p = HERE / f"{name}.json"
+    if not p.is_file():
+        known = sorted(f.stem for f in HERE.glob("*.json"))
+        raise FileNotFoundError(f"no shipped data {name!r} in {HERE}; known: {known}")
+    if sha256 is None:
+        side = HERE / f"{name}.json.sha256"
+        if not side.is_file():
+            raise CheckpointError(f"no {side.name} beside {p}: pass sha256= or restore the sidecar")
+        sha256 = side.read_text().split()[0]
+    got = sha256_of(p)
+    if got != sha256:
+        raise CheckpointError(f"sha256 of {p} is {got}, expected {sha256}: the file changed")
+    return json.loads(p.read_text())
