@@ -66,3 +66,41 @@ def test_wrong_shapes_are_reported(tmp_path, saved):
     torch.save(payload, bad)
     with pytest.raises(CheckpointError, match="bad.pt could not be loaded"):
         load_checkpoint(bad, sha256=sha256_of(bad))
+
+
+def test_shipped_json_is_sha256_checked(tmp_path, monkeypatch):
+    """attnlib.pretrained.load_json: plain data beside the checkpoints, refused when it does not match its digest."""
+    import json
+
+    from attnlib import pretrained
+
+    data = {"runs": {"dot": {"0": {"final": {"exact": 1.0}}}}}
+    (tmp_path / "d.json").write_text(json.dumps(data))
+    monkeypatch.setattr(pretrained, "HERE", tmp_path)
+    digest = sha256_of(tmp_path / "d.json")
+    assert pretrained.load_json("d", sha256=digest) == data
+    with pytest.raises(CheckpointError, match="no d.json.sha256"):
+        pretrained.load_json("d")
+    (tmp_path / "d.json.sha256").write_text(f"{digest}  d.json\n")
+    assert pretrained.load_json("d") == data
+    (tmp_path / "d.json").write_text(json.dumps({"runs": {}}))
+    with pytest.raises(CheckpointError, match="expected"):
+        pretrained.load_json("d", sha256=digest)
+    with pytest.raises(FileNotFoundError, match="no shipped data 'nope'"):
+        pretrained.load_json("nope")
+
+
+def test_shipped_seed_histories_match_the_checkpoints():
+    """dates_seeds.json (tools/train_seeds.py): seed 0 of each variant is the shipped checkpoint's own history."""
+    from attnlib import pretrained
+
+    seeds = pretrained.load_json("dates_seeds")
+    for variant in ("none", "dot", "general", "bahdanau"):
+        extra = torch.load(pretrained.path(f"dates_{variant}"), weights_only=True)["extra"]
+        runs = seeds["runs"][variant]
+        assert sorted(runs) == ["0", "1", "2"], (variant, sorted(runs))
+        assert [r["exact"] for r in runs["0"]["history"]] == [r["exact"] for r in extra["history"]], variant
+        assert runs["0"]["final"]["exact"] == extra["final"]["exact"], variant
+        for seed, run in runs.items():
+            assert len(run["correct"]) == seeds["data"]["n_test"], (variant, seed)
+            assert abs(run["correct"].count("1") / len(run["correct"]) - run["final"]["exact"]) < 1e-9, (variant, seed)
