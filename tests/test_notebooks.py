@@ -84,7 +84,7 @@ def test_solution_notebook_reproduces_its_outputs(assignment, kernels):
 # A compared output shows at most this many significant digits: the last digits of a float are the CPU's choice.
 MAX_DIGITS = 5
 NUMBER = re.compile(r"(?<![\w.])-?(\d+)\.(\d+)(?:e[-+]?\d+)?(?![\w.])")
-MAX_IGNORED = 6  # NBVAL_IGNORE_OUTPUT cells in the whole course: timings, live training, explorers
+MAX_IGNORED = 7  # NBVAL_IGNORE_OUTPUT cells in the whole course: timings, live training, explorers (09 adds one)
 
 
 def _compared_text(cell) -> str:
@@ -162,14 +162,31 @@ def test_notebooks_folder_is_generated_from_solutions(tmp_path):
     assert not problems, "notebooks/ is out of sync with solutions/ (run `make release`):\n" + "\n".join(problems)
 
 
+def _written(cell) -> bool:
+    """A written answer (Check yourself): a markdown cell graded by hand in the formgrader."""
+    return cell.cell_type == "markdown" and bool(_nbg(cell).get("grade")) and bool(_nbg(cell).get("solution"))
+
+
+MARK_SCHEME = "=== BEGIN MARK SCHEME ==="
+
+
 def test_released_notebooks_keep_the_exercise_contract():
-    """Each answer cell is a stub in the release, each graded cell is locked and has its hidden tests removed."""
+    """Each answer cell is a stub in the release, each graded cell is locked and has its hidden tests removed;
+    each written answer is nbgrader's stub in the release and a model answer with a mark scheme in the source."""
     problems = []
     for a in ASSIGNMENTS:
         src = nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4)
         rel = nbformat.read(ROOT / "notebooks" / a / f"{a}.ipynb", as_version=4)
-        graded = [c for c in rel.cells if _nbg(c).get("grade")]
-        answers = [c for c in rel.cells if _nbg(c).get("solution")]
+        for c in src.cells:
+            if _written(c) and (MARK_SCHEME not in c.source or "_question_" not in _nbg(c)["grade_id"]
+                                or not _nbg(c).get("points", 0) >= 1 or _nbg(c).get("locked")):
+                problems.append(f"{a} cell {_nbg(c)['grade_id']}: a written answer needs a model answer and "
+                                f"'{MARK_SCHEME}' in the source, a grade_id '<id>_question_<k>', points >= 1, unlocked")
+        for c in rel.cells:
+            if _written(c) and (c.source.strip() != "YOUR ANSWER HERE" or "MARK SCHEME" in c.source):
+                problems.append(f"{a} cell {_nbg(c)['grade_id']}: the released written answer must be nbgrader's stub")
+        graded = [c for c in rel.cells if _nbg(c).get("grade") and not _written(c)]
+        answers = [c for c in rel.cells if _nbg(c).get("solution") and not _written(c)]
         if not graded or len(graded) != len(answers):
             problems.append(f"{a}: {len(answers)} answer cells and {len(graded)} graded cells (need one test cell per exercise)")
         for c in answers:
@@ -248,6 +265,12 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                         problems.append(f"{a}: no graded cell")
                     for cell in nb.grade_cells:
                         grade = gb.find_grade(cell.name, nb.name, a, student)
+                        if cell.cell_type == "markdown":  # a written answer: graded by hand, never automatically
+                            if student == "solver" and not grade.needs_manual_grade:
+                                problems.append(f"{a}/{cell.name}: a written answer must wait for a manual grade")
+                            if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):
+                                problems.append(f"{a}/{cell.name}: the unanswered question scores {grade.score} (must be 0)")
+                            continue
                         if student == "solver" and (grade.score != cell.max_score or grade.needs_manual_grade):
                             problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
                         if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):
@@ -259,7 +282,9 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                                                 f"{grade.score} of {cell.max_score}")
                 if student == "solver":
                     sub = gb.find_submission(a, "solver")
-                    if sub.score != sub.max_score or sub.max_score <= 0:
+                    written = sum(c.max_score for nb in gb.find_assignment(a).notebooks for c in nb.grade_cells
+                                  if c.cell_type == "markdown")  # graded by hand later
+                    if sub.score != sub.max_score - written or sub.max_score - written <= 0:
                         problems.append(f"{a}: the solutions earn {sub.score} of {sub.max_score}")
     logs = "\n".join(f"--- autograde log ({s}) ---\n{log}" for s, (_, log) in auto.items())
     assert not problems, "\n".join(problems) + "\n" + logs
