@@ -2,7 +2,8 @@
 
 Each `<name>.pt` has a `<name>.pt.sha256` beside it; `load(name)` verifies it and
 loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes the
-`dates_*` models, `tools/train_bottleneck.py` remakes the four `bottleneck_*` models of notebook 01.
+`dates_*` models (notebooks 05-09), `tools/train_bottleneck.py` the `bottleneck_*` models of notebook 01 and the
+`bottleneck_local-*` models of notebook 09.
 """
 from __future__ import annotations
 
