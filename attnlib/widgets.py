@@ -1,6 +1,6 @@
 """Interactive attention explorers for the notebooks (ipywidgets + matplotlib).
 
-Three explorers, each returning one top-level widget whose parts are exposed as
+Four explorers, each returning one top-level widget whose parts are exposed as
 attributes, so that a test (or a curious learner) can drive them from code:
 
     softmax_explorer(scores, mask)           .sliders .temperature .readout .weights .image .figure
@@ -8,6 +8,8 @@ attributes, so that a test (or a curious learner) can drive them from code:
                                              .step .top .prediction .weights .image .figure
     variant_explorer(models, src_vocab, tgt_vocab)
                                              .text .dropdown .step .message .prediction .weights .image .figure
+    local_explorer(model, src_vocab, tgt_vocab, source)
+                                             .step .info .top .prediction .weights .positions .image .figure
 
 Every explorer draws into ONE matplotlib ``Figure`` that it owns (made with
 ``matplotlib.figure.Figure``, not ``pyplot``, so no figure piles up in the
@@ -375,4 +377,108 @@ def variant_explorer(models: dict, src_vocab, tgt_vocab, default_text: str = "25
     box.text, box.dropdown, box.step, box.message, box.prediction = text, dropdown, view.step, message, prediction
     box.top, box.image, box.figure, box.view, box.update = view.top, view.image, view.figure, view, update
     update()
+    return box
+
+
+# --------------------------------------------------------------------------
+# 4. Local attention explorer: the window and the Gaussian of each step
+# --------------------------------------------------------------------------
+
+
+def _local_positions(model, src_vocab, tgt_vocab, source: str, max_len: int):
+    """Greedy-decode ``source`` with a local-attention model, recording p_t: -> _decode's tuple + positions (T',)."""
+    attention = model.decoder.attention
+    seen = []
+
+    def record(module, args, _output):  # args: query (1, 1, H), keys, mask, steps: one decoder step
+        query, _keys, mask = args[0], args[1], args[2]
+        steps = args[3] if len(args) > 3 else None
+        seen.append(module.positions(query, mask, steps).reshape(-1))  # (T,) of this call
+    handle = attention.register_forward_hook(record)
+    try:
+        src_tokens, out_tokens, weights, prediction = _decode(model, src_vocab, tgt_vocab, source, None, max_len)
+    finally:
+        handle.remove()
+    positions = torch.cat(seen).float().cpu()[: len(out_tokens)]  # (T',): p_t of each written token
+    return src_tokens, out_tokens, weights, prediction, positions
+
+
+class _LocalView(_HeatmapView):
+    """The heatmap view, plus local attention's p_t of every step (dots), the diagonal s = t, and for the
+    current step its window [p_t - D, p_t + D] (a frame) and, for local-p, its Gaussian (a curve in the row)."""
+
+    def __init__(self):
+        super().__init__()
+        from matplotlib.patches import Rectangle
+
+        self.diagonal, = self.ax.plot([], [], ls="--", color="white", lw=1.0, label="diagonal s = t")
+        self.dots, = self.ax.plot([], [], ls="none", marker="o", ms=4, mfc="none", mec="orange", label="p_t")
+        self.window_box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="orange", linewidth=2.0, linestyle=":")
+        self.ax.add_patch(self.window_box)
+        self.curve, = self.ax.plot([], [], color="orange", lw=1.8, label="Gaussian exp(-(s - p_t)² / 2σ²)")
+        self.info = None
+        self.positions, self.window, self.sigma = None, 0, None
+
+    def _draw_step(self):
+        if self.weights is None:
+            return
+        import numpy as np
+
+        t = self.step.value
+        T, S = self.weights.shape
+        p = float(self.positions[t])
+        self.diagonal.set_data([-0.5, min(T, S) - 0.5], [-0.5, min(T, S) - 0.5])
+        self.dots.set_data(self.positions.numpy(), np.arange(T))
+        lo, hi = max(p - self.window, -0.5), min(p + self.window, S - 0.5)
+        self.window_box.set_bounds(lo, t - 0.5, max(hi - lo, 0.0), 1.0)
+        if self.sigma is not None:
+            s = np.linspace(lo, hi, 60)
+            self.curve.set_data(s, t + 0.45 - 0.9 * np.exp(-(s - p) ** 2 / (2 * self.sigma ** 2)))  # peak at the top
+        else:
+            self.curve.set_data([], [])
+        super()._draw_step()
+        inside = [s for s in range(S) if abs(s - p) <= self.window]
+        span = f"positions {inside[0]}..{inside[-1]}" if inside else "no real position: zero weights"
+        gauss = (f"; Gaussian σ = D/2 = {self.sigma:g}: weight × {math.exp(-self.window ** 2 / (2 * self.sigma ** 2)):.2f} "
+                 f"at the window's edges") if self.sigma is not None else ""
+        self.info.value = (f"<div>step {t}: p<sub>t</sub> = {p:.2f}, window [{p - self.window:.2f}, {p + self.window:.2f}] "
+                           f"→ {span}{gauss}</div>")
+
+
+def local_explorer(model, src_vocab, tgt_vocab, source: str, max_len: int | None = None):
+    """Decode ``source`` greedily with a local-m or local-p model and step through its windows.
+
+    The heatmap (rows: output steps, columns: source characters) carries each
+    step's aligned position p_t (orange circles) and the diagonal s = t (dashed);
+    the slider ``.step`` frames the current step's row and its window
+    [p_t - D, p_t + D] (dotted orange), and for local-p draws the Gaussian
+    exp(-(s - p_t)² / (2σ²)) inside that row (its peak at p_t). ``.info`` says
+    p_t, the window and σ; ``.top`` the three largest weights. Returns a VBox
+    (CSS class ``attn-local-explorer``) with ``.step``, ``.info``, ``.top``,
+    ``.prediction``, ``.weights`` ((T', S)), ``.positions`` ((T',)), ``.image``
+    and ``.figure``. Raises ValueError for a model without local attention.
+    """
+    import ipywidgets as widgets
+
+    from .local import LocalAttention
+
+    attention = getattr(getattr(model, "decoder", None), "attention", None)
+    if not isinstance(attention, LocalAttention):
+        raise ValueError("local_explorer needs a local-attention model (variant 'local-m' or 'local-p'); "
+                         "for global attention use step_explorer")
+    src_tokens, out_tokens, weights, prediction, positions = _local_positions(
+        model, src_vocab, tgt_vocab, source, 32 if max_len is None else max_len)
+    view = _LocalView()
+    view.info = widgets.HTML()
+    view.info.add_class("attn-local-info")
+    view.positions, view.window, view.sigma = positions, attention.window, attention.sigma
+    kind = "local-p" if attention.predictive else "local-m"
+    pred = widgets.HTML(f"<b>{html.escape(source)}</b> → <b>{html.escape(prediction)}</b> ({kind}, D = {attention.window})")
+    pred.add_class("attn-prediction")
+    view.show(src_tokens, out_tokens, weights, f"{kind}: weights, p_t (○) and the window of the framed step")
+    box = widgets.VBox([pred, view.step, view.info, widgets.HBox([view.image, view.top])])
+    box.add_class("attn-local-explorer")
+    box.step, box.info, box.top, box.prediction, box.image, box.figure = (view.step, view.info, view.top, pred,
+                                                                          view.image, view.figure)
+    box.weights, box.positions, box.view = weights, positions, view
     return box

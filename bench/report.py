@@ -109,8 +109,10 @@ def plot_local(path: str, row) -> str:
     v = row.values
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, (mode, by_name) in zip(axes, v["local_series"].items()):
+        styles = {"global": dict(linestyle="--", marker="s", color="black"), "local-m": dict(linestyle="-", marker="o"),
+                  "local-p": dict(linestyle="-", marker="^"), "local-p (dense)": dict(linestyle=":", marker="D")}
         for name, s in by_name.items():
-            style = dict(linestyle="--", marker="s", color="black") if name == "global" else dict(marker="o")
+            style = styles.get(name, dict(marker="o"))  # marker and line style, not colour alone
             ax.plot(s["S"], [t * 1e6 for t in s["seconds"]], label=name, **style)
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -4,7 +4,7 @@
   Cells, move a slider / type / pick a variant, and check that the view changed;
 - every fresh learner notebook notebooks/*/*.ipynb (every exercise a stub) runs all its cells without
   error, and its explorer, where it has one, is rendered;
-- `make lab` serves the course: the file browser lists the eight assignment folders.
+- `make lab` serves the course: the file browser lists the assignment folders.
 
 JupyterLab runs on 127.0.0.1 with a fresh HOME and Jupyter dirs, a known token and
 no network features; it is stopped at the end. Screenshots go to artifacts/browser/.
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parent / "browser"
 ASSIGNMENTS = ["01_bottleneck", "02_alignment_scores", "03_softmax_weights", "04_context_vector",
-               "05_luong_dot", "06_luong_general", "07_bahdanau_additive", "08_side_by_side"]
+               "05_luong_dot", "06_luong_general", "07_bahdanau_additive", "08_side_by_side", "09_local_attention"]
 STUDENT_NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*/*.ipynb"))
 
 
@@ -211,7 +211,7 @@ def test_variant_explorer_in_browser(trained, page_of):
 
 
 EXPLORERS = {"03_softmax_weights": ".attn-softmax-explorer", "05_luong_dot": ".attn-step-explorer",
-             "08_side_by_side": ".attn-variant-explorer"}
+             "08_side_by_side": ".attn-variant-explorer", "09_local_attention": ".attn-local-explorer"}
 
 
 # The notebooks with an explorer; tests/test_run_all.py runs every fresh notebook to the end (nbclient).
@@ -248,7 +248,7 @@ def test_fresh_student_notebook_runs_all_to_the_end(notebook, lab, page_of):
 
 
 def test_make_lab_serves_the_course(tmp_path, ctx):
-    """`make lab` (without reinstalling: -o the venv stamp) serves notebooks/ with its eight folders; stops on SIGTERM."""
+    """`make lab` (without reinstalling: -o the venv stamp) serves notebooks/ with its assignment folders; stops on SIGTERM."""
     port, token = free_port(), secrets.token_hex(16)
     env = isolated_env(tmp_path / "env", port, token)
     make = shutil.which("make")

@@ -609,6 +609,72 @@ def mha_uses_torch(query, keys, values, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, 
         torch.cat([b_q, b_k, b_v]), None, None, False, 0.0, W_o, b_o, key_padding_mask=~mask,
         use_separate_proj_weight=True, q_proj_weight=W_q, k_proj_weight=W_k, v_proj_weight=W_v)
     return out.transpose(0, 1), w
+# ---------------------------------------------------------------- stage 9
+
+def window_squeezed(positions, window, lengths, S):
+    s = torch.arange(S, dtype=positions.dtype)
+    return (((s - positions[..., None]).abs() <= window) & (s < lengths[:, None, None])).squeeze()  # drops T = 1
+
+
+def window_float(positions, window, lengths, S):
+    s = torch.arange(S, dtype=positions.dtype)
+    return (((s - positions[..., None]).abs() <= window) & (s < lengths[:, None, None])).float()
+
+
+def window_s_first(positions, window, lengths, S):
+    s = torch.arange(S, dtype=positions.dtype)
+    return (((s[:, None] - positions[:, None, :]).abs() <= window) & (s[None, :, None] < lengths[:, None, None]))  # (B, S, T)
+
+
+def window_ignores_positions(positions, window, lengths, S):
+    B, T = positions.shape
+    t = torch.arange(T, dtype=positions.dtype)
+    s = torch.arange(S, dtype=positions.dtype)
+    return ((s - t[:, None]).abs() <= window)[None] & (s < lengths[:, None, None])  # p_t = t hard-coded
+
+
+def window_lengths_no_axes(positions, window, lengths, S):
+    s = torch.arange(S, dtype=positions.dtype)
+    return ((s - positions[..., None]).abs() <= window) & (s < lengths[:, None])  # (B, S) against (B, T, S)
+
+
+def _p_positions(query, W_p, v_p, mask):
+    return mask.sum(-1)[:, None] * torch.sigmoid(torch.tanh(query @ W_p.T) @ v_p)  # (B, T)
+
+
+def _p_weights(scores, positions, mask, window):
+    from attnlib.local import window_mask
+    allowed = window_mask(positions, window, mask.sum(-1), scores.shape[-1])  # (B, T, S)
+    w = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1).nan_to_num(0.0)
+    s = torch.arange(scores.shape[-1], dtype=scores.dtype)
+    return w * torch.exp(-(s - positions[..., None]) ** 2 / (2 * (window / 2) ** 2))
+
+
+def local_p_positions_keepdim(scores, query, W_p, v_p, mask, window):
+    p = _p_positions(query, W_p, v_p, mask)
+    return p[..., None], _p_weights(scores, p, mask, window)  # positions (B, T, 1)
+
+
+def local_p_swapped(scores, query, W_p, v_p, mask, window):
+    p = _p_positions(query, W_p, v_p, mask)
+    return _p_weights(scores, p, mask, window), p
+
+
+def local_p_mask_no_t(scores, query, W_p, v_p, mask, window):
+    p = _p_positions(query, W_p, v_p, mask)
+    w = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)  # (B, S) mask against (B, T, S)
+    return p, w
+
+
+def local_p_ignores_query(scores, query, W_p, v_p, mask, window):
+    p = mask.sum(-1)[:, None].float().expand(scores.shape[:2]) * torch.sigmoid(torch.tanh(W_p.sum(1)) @ v_p)
+    return p, _p_weights(scores, p, mask, window)  # the same p_t for every step
+
+
+def local_p_renormalised(scores, query, W_p, v_p, mask, window):
+    p = _p_positions(query, W_p, v_p, mask)
+    w = _p_weights(scores, p, mask, window)
+    return p, w / w.sum(-1, keepdim=True)  # normalised again after the Gaussian
 
 
 # ---------------------------------------------------------------- the catalog
@@ -696,6 +762,16 @@ CATALOG = [
     ("attention_entropy", entropy_keepdim, "extra-axis", None),
     ("attention_entropy", entropy_transposed, "permuted-axes", ["(T, B)"]),
     ("attention_entropy", entropy_mean, "scaled", ["S = 7"]),
+    ("window_mask", window_squeezed, "dropped-axis", ["T axis", "squeeze"]),
+    ("window_mask", window_float, "dtype", ["bool"]),
+    ("window_mask", window_s_first, "permuted-axes", ["(B, S, T)", "(B, T, S)"]),
+    ("window_mask", window_ignores_positions, "ignores-positions", ["`positions`"]),
+    ("window_mask", window_lengths_no_axes, "broadcast", ["[:, None]"]),
+    ("local_p_attention", local_p_positions_keepdim, "extra-axis", ["extra axis"]),
+    ("local_p_attention", local_p_swapped, "swapped-outputs", ["(positions, weights)"]),
+    ("local_p_attention", local_p_mask_no_t, "mask-broadcast", ["mask[:, None, :]"]),
+    ("local_p_attention", local_p_ignores_query, "ignores-query", ["`query`"]),
+    ("local_p_attention", local_p_renormalised, "registered", ["Gaussian is applied before the softmax"]),
     ("scaled_dot_product_attention", sdpa_softmax_over_t, "wrong-axis", ["T axis", "dim=-1"]),
     ("scaled_dot_product_attention", sdpa_mask_no_t_axis, "mask-broadcast", ["mask[:, None, :]"]),
     ("scaled_dot_product_attention", sdpa_swapped, "swapped-outputs", ["return (output, weights)"]),
@@ -791,9 +867,9 @@ def test_exception_names_the_learners_line():
 def test_the_catalog_covers_every_exercise_and_six_kinds_per_stage():
     """Every exercise has named mistakes; from stage 2 on, each stage names at least six kinds by properties."""
     assert {n for n, *_ in CATALOG} == set(REGISTRY), "every exercise has property-diagnosed mistakes in the catalog"
-    assert len(REGISTRY) >= 18, sorted(REGISTRY)
+    assert len(REGISTRY) >= 20, sorted(REGISTRY)
     stages = sorted({ex.stage for ex in REGISTRY.values()})
-    assert set(range(1, 9)) | {10} <= set(stages), stages
+    assert set(range(1, 11)) <= set(stages), stages
     for stage in stages[1:]:
         kinds = set()
         for n, fn, _, _ in CATALOG:

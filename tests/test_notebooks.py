@@ -84,7 +84,7 @@ def test_solution_notebook_reproduces_its_outputs(assignment, kernels):
 # A compared output shows at most this many significant digits: the last digits of a float are the CPU's choice.
 MAX_DIGITS = 5
 NUMBER = re.compile(r"(?<![\w.])-?(\d+)\.(\d+)(?:e[-+]?\d+)?(?![\w.])")
-MAX_IGNORED = 6  # NBVAL_IGNORE_OUTPUT cells in the whole course: timings, live training, explorers
+MAX_IGNORED = 7  # NBVAL_IGNORE_OUTPUT cells in the whole course: timings, live training, explorers (09 adds one)
 
 
 def _compared_text(cell) -> str:
@@ -163,7 +163,8 @@ def test_notebooks_folder_is_generated_from_solutions(tmp_path):
 
 
 def test_released_notebooks_keep_the_exercise_contract():
-    """Each answer cell is a stub in the release, each graded cell is locked and has its hidden tests removed."""
+    """Each answer cell is a stub in the release, each graded cell is locked and has its hidden tests removed;
+    each written answer is nbgrader's stub in the release and a model answer with a mark scheme in the source."""
     problems = []
     for a in ASSIGNMENTS:
         src = nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4)
@@ -270,9 +271,13 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                     if not nb.grade_cells:
                         problems.append(f"{a}: no graded cell")
                     for cell in nb.grade_cells:
-                        if cell.cell_type == "markdown":
-                            continue  # a check-yourself answer: graded by hand, never automatically
                         grade = gb.find_grade(cell.name, nb.name, a, student)
+                        if cell.cell_type == "markdown":  # a written answer: graded by hand, never automatically
+                            if student == "solver" and not grade.needs_manual_grade:
+                                problems.append(f"{a}/{cell.name}: a written answer must wait for a manual grade")
+                            if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):
+                                problems.append(f"{a}/{cell.name}: the unanswered question scores {grade.score} (must be 0)")
+                            continue
                         if student == "solver" and (grade.score != cell.max_score or grade.needs_manual_grade):
                             problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
                         if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):

@@ -95,6 +95,19 @@ WRONG = {
                                   "    h_tilde = torch.tanh(torch.cat([context, h], dim=-1) @ W_c.T)\n"
                                   "    return torch.log_softmax(h_tilde @ W_s.T + b_s, dim=-1)\n",
     },
+    "09_local_attention": {   # the mistakes: a window not clipped at padding, then σ = D
+        "window_mask": "def window_mask(positions, window, lengths, S):\n"
+                       "    s = torch.arange(S, dtype=positions.dtype)\n"
+                       "    return (s - positions[..., None]).abs() <= window\n",
+        "local_p_attention": "def local_p_attention(scores, query, W_p, v_p, mask, window):\n"
+                             "    B, T, S = scores.shape\n"
+                             "    lengths = mask.sum(-1)\n"
+                             "    p = lengths[:, None] * torch.sigmoid(torch.tanh(query @ W_p.T) @ v_p)\n"
+                             "    allowed = window_mask(p, window, lengths, S)\n"
+                             "    align = masked_softmax(scores.reshape(B * T, S), allowed.reshape(B * T, S)).view(B, T, S)\n"
+                             "    s = torch.arange(S, dtype=scores.dtype)\n"
+                             "    return p, align * torch.exp(-(s - p[..., None]) ** 2 / (2 * window ** 2))\n",
+    },
     "10_transformer_attention": {   # Luong's unscaled dot, then a correct multi-head layer that calls it
         "scaled_dot_product_attention": "def scaled_dot_product_attention(query, keys, values, mask):\n"
                                         "    weights = masked_softmax(query @ keys.transpose(1, 2), mask)\n"
@@ -118,6 +131,8 @@ NAMED = {   # words the visible check must print for each wrong answer
                                 "Note: your luong_general_attention is not finished"],
     # correct, although it calls the wrong first exercise: the cells after that one's check use attnlib's
     "luong_output_log_probs": ["[PASS] luong_output_log_probs", "[graded] luong_output_log_probs"],
+    "window_mask": ["[FAIL] window_mask", "not clipped at the sentence end", "lengths[b]"],
+    "local_p_attention": ["[FAIL] local_p_attention", "σ = D", "σ = D/2"],
     "scaled_dot_product_attention": ["[FAIL] scaled_dot_product_attention", "not divided by √d",
                                      "Note: your scaled_dot_product_attention is not finished"],
     "multi_head_attention": ["[PASS] multi_head_attention", "[graded] multi_head_attention"],

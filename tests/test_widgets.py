@@ -148,6 +148,46 @@ def test_step_explorer_refuses_what_it_cannot_show(models, vocabs):
         W.step_explorer(models["Luong dot"], src_vocab, tgt_vocab, "12 § 2001")
 
 
+# --------------------------------------------------------------------------- local_explorer
+
+
+@pytest.mark.parametrize("variant", ["local-m", "local-p"])
+def test_local_explorer_shows_each_steps_window_and_gaussian(vocabs, variant):
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(variant=variant, emb_size=8, hidden_size=16, window=2), len(src_vocab),
+                        len(tgt_vocab)).eval()
+    source = "12 mars 2001"
+    e = W.local_explorer(model, src_vocab, tgt_vocab, source, max_len=12)
+    src = torch.tensor([src_vocab.encode(source)])
+    decoded = model.greedy(src, torch.tensor([len(source)]), max_len=12)
+    ids = decoded.tokens[0].tolist()
+    n = ids.index(EOS) + 1 if EOS in ids else len(ids)
+    torch.testing.assert_close(e.weights, decoded.weights[0, :n])
+    assert e.positions.shape == (n,) and e.step.max == n - 1
+    if variant == "local-m":
+        assert e.positions.tolist() == list(range(n))  # p_t = t
+    pngs = {e.image.value}
+    for t in range(min(4, n)):
+        e.step.value = t
+        p = float(e.positions[t])
+        assert f"step {t}: p<sub>t</sub> = {p:.2f}" in e.info.value
+        # the weights are zero outside the window the view frames
+        outside = [s for s in range(len(source)) if abs(s - p) > 2]
+        assert bool((e.weights[t, outside] == 0).all())
+        x0, y0 = e.view.window_box.get_xy()
+        assert y0 == t - 0.5 and x0 == pytest.approx(max(p - 2, -0.5))
+        assert (len(e.view.curve.get_xdata()) > 0) == (variant == "local-p")  # the Gaussian: local-p only
+        pngs.add(e.image.value)
+    assert len(pngs) == min(4, n)
+    assert "attn-local-explorer" in e._dom_classes
+
+
+def test_local_explorer_refuses_global_attention(models, vocabs):
+    with pytest.raises(ValueError, match="needs a local-attention model"):
+        W.local_explorer(models["Luong dot"], *vocabs, "12 mars 2001")
+
+
 # --------------------------------------------------------------------------- variant_explorer
 
 

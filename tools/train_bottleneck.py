@@ -6,7 +6,9 @@
 Task: copy random digit strings of length 5..30 (attnlib.data.symbol_pairs).
 All models get the same data, the same decoder size (64) and the same number
 of optimiser steps. "none" reads a single fixed-size vector (the encoder's last
-state), "dot" may also attend over every encoder state (Luong et al. 2015);
+state), "dot" may also attend over every encoder state (Luong et al. 2015),
+"local-m" and "local-p" only over a window of 2D + 1 = 21 of them (Luong's
+local attention, section 3.2, general score; notebook 09);
 both have a bidirectional encoder (32 units per direction), whose final state
 already holds the backward state at the FIRST token, which eases the copy.
 "none_uni" is the encoder of Sutskever et al. 2014: one direction (64 units),
@@ -37,7 +39,7 @@ TASK = {"task": "copy", "min_len": 5, "max_len": 30, "n_train": 20000, "train_se
 # Small on purpose: the course runs on 2 CPU cores. The encoder is a bi-LSTM with 32 units per direction.
 MODEL = {"emb_size": 16, "hidden_size": 64}
 BATCH_SIZE = 64
-VARIANTS = ("none", "dot", "none_uni", "none_uni_reversed")
+VARIANTS = ("none", "dot", "none_uni", "none_uni_reversed", "local-m", "local-p")  # local-*: notebook 09
 
 
 def model_config(variant: str) -> ModelConfig:
@@ -79,14 +81,15 @@ def main(argv=None) -> int:
         train_v, eval_v = (reverse_sources(train_pairs), reverse_sources(eval_pairs)) if reverse else (train_pairs, eval_pairs)
         torch.manual_seed(0)
         model = build_model(config, len(vocab), len(vocab))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         history = train(model, train_v, eval_v, vocab, vocab,
                         TrainConfig(batch_size=BATCH_SIZE, max_steps=args.steps, eval_every=100, target=None, seed=0,
                                     progress=args.progress),
                         device="cpu")
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         metrics = evaluate(model, eval_v, vocab, vocab)
         extra = {**TASK, "variant": variant, "bidirectional": config.bidirectional, "reversed_source": reverse, "steps": args.steps, "batch_size": BATCH_SIZE, "curve": [(r["step"], round(r["exact"], 4)) for r in history.records], "train_seconds": round(seconds, 1),
+                 "cpu_seconds": round(cpu, 1),  # this process's CPU time: wall time measures a shared machine's load
                  "eval_exact": round(metrics["exact"], 4), "loss": round(history.records[-1]["loss"], 4)}
         digest = save_checkpoint(args.out / f"bottleneck_{variant}.pt", model, vocab, vocab, extra)
         summary[variant] = {"sha256": digest, **extra}

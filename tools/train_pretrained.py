@@ -1,6 +1,6 @@
-"""Train the four shipped date models: none, Luong dot, Luong general, Bahdanau.
+"""Train the shipped date models: none, Luong dot, Luong general, Bahdanau, Luong local-m and local-p.
 
-    .venv/bin/python tools/train_pretrained.py                 # all four -> attnlib/pretrained/
+    .venv/bin/python tools/train_pretrained.py                 # all six -> attnlib/pretrained/
     .venv/bin/python tools/train_pretrained.py --variants dot  # one of them
     .venv/bin/python tools/train_pretrained.py --out /tmp/ckpt --steps 100   # a quick trial
 
@@ -43,7 +43,7 @@ from attnlib.vocab import Vocab  # noqa: E402
 DATA_SEED = 0
 N_TRAIN = 20_000
 N_TEST = 1_000
-VARIANTS = ("none", "dot", "general", "bahdanau")
+VARIANTS = ("none", "dot", "general", "bahdanau", "local-m", "local-p")  # local-*: notebook 09 (window D = 10)
 # The budget: the same number of steps for every variant, evaluated every EVAL_EVERY steps.
 STEPS = 500
 EVAL_EVERY = 25

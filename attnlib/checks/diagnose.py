@@ -228,6 +228,8 @@ def _weights(got, exp, kwargs, mask_name, legend, index):
     e = exp.detach().double()
     one = torch.ones((), dtype=torch.float64)
     rows_real = (e.sum(-1) > 0.5)  # rows the reference normalises (all-padding rows are 0)
+    if not bool(torch.isclose(e.sum(-1)[rows_real], one, atol=1e-4).all()):
+        return None  # the reference's rows do not sum to 1 either (local-p: softmax times a Gaussian, notebook 9)
     if not bool(torch.isclose(g.sum(-1)[rows_real], one, atol=1e-4).all()):
         for axis in range(got.dim() - 1):
             sums = g.sum(axis)

@@ -2,9 +2,10 @@
 
 Each `<name>.pt` has a `<name>.pt.sha256` beside it; `load(name)` verifies it and
 loads with `torch.load(weights_only=True)`. `tools/train_pretrained.py` remakes the
-`dates_*` models, `tools/train_bottleneck.py` remakes the four `bottleneck_*` models of notebook 01.
-`dates_seeds.json` (with `dates_seeds.json.sha256`) holds no weights: the histories of the four date variants
-trained from seeds 0, 1 and 2, made by `tools/train_seeds.py` and read with `load_json`.
+`dates_*` models (notebooks 05-09), `tools/train_bottleneck.py` the `bottleneck_*` models of notebook 01 and the
+`bottleneck_local-*` models of notebook 09. `dates_seeds.json` (with `dates_seeds.json.sha256`) holds no weights:
+the histories of the four date variants trained from seeds 0, 1 and 2, made by `tools/train_seeds.py` and read
+with `load_json`.
 """
 from __future__ import annotations
 
