@@ -304,3 +304,26 @@ def test_curve_styles_differ_by_more_than_colour():
     assert curve_style(6) == curve_style(0)
     with pytest.raises(ValueError, match="non-negative int"):
         curve_style(-1)
+
+
+def test_encoder_decoder_drawing_shows_the_bottleneck_and_attention():
+    from matplotlib.patches import FancyArrowPatch
+    from attnlib.viz import draw_encoder_decoder
+
+    def arrows(ax, color):
+        rgba = matplotlib.colors.to_rgba(color)
+        return [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_edgecolor() == rgba]
+    fig, (plain, attn) = plt.subplots(2, 1)
+    try:
+        draw_encoder_decoder(plain, "4271")
+        draw_encoder_decoder(attn, "4271", attention=True, step=2)
+        assert len(arrows(plain, "tab:red")) == 1 == len(arrows(attn, "tab:red")), "one bottleneck arrow (h, c)"
+        assert not arrows(plain, "tab:green")
+        lines = arrows(attn, "tab:green")
+        assert len(lines) == 4, "every encoder state reaches the attending decoder step"
+        widths = [p.get_linewidth() for p in lines]
+        assert widths.index(max(widths)) == 2, "the copied position carries the most weight"
+        with pytest.raises(ValueError, match="one number per source token"):
+            draw_encoder_decoder(attn, "42", attention=True, weights=[1.0])
+    finally:
+        plt.close("all")
