@@ -1,19 +1,22 @@
 """From scores to weights to a context vector, and the two attention modules.
 
-Paper symbols, mapped once (the same names are used in the notebooks and tests):
+Paper symbols, mapped once (the same names are used in the notebooks and tests; docs/glossary.md
+shows this table, and tests/test_docs.py keeps the two identical). Where a paper symbol means two things
+(Luong's W_a is the general matrix and the concat matrix; Bahdanau's W_a is a third matrix), the course
+writes one symbol per object (column "course"):
 
-| paper                         | symbol    | here                          | shape      |
-|-------------------------------|-----------|-------------------------------|------------|
-| Luong: target hidden state    | h_t       | ``query``                     | (B, T, H)  |
-| Luong: source hidden states   | h̄_s       | ``keys`` (also the values)    | (B, S, Hk) |
-| Luong: general score matrix   | W_a       | ``LuongAttention.W_a``        | (H, Hk)    |
-| Luong: concat score           | W_a, v_a  | ``LuongAttention.W_a, v_a``   | (A, H+Hk), (A,) |
-| Luong: alignment vector       | a_t       | ``weights``                   | (B, T, S)  |
-| Luong: context vector         | c_t       | ``context``                   | (B, T, Hk) |
-| Bahdanau: previous dec. state | s_{i-1}   | ``query``                     | (B, T, Hq) |
-| Bahdanau: annotations         | h_j       | ``keys``                      | (B, S, Hk) |
-| Bahdanau: W_a, U_a, v_a       |           | ``W_a``, ``U_a``, ``v_a``     | (A, Hq), (A, Hk), (A,) |
-| Bahdanau: weights, context    | α_ij, c_i | ``weights``, ``context``      | (B, T, S), (B, T, Hk) |
+| paper                         | symbol    | course        | here                          | shape      |
+|-------------------------------|-----------|---------------|-------------------------------|------------|
+| Luong: target hidden state    | h_t       | h_t           | ``query``                     | (B, T, H)  |
+| Luong: source hidden states   | h̄_s       | h̄_s           | ``keys`` (also the values)    | (B, S, Hk) |
+| Luong: general score matrix   | W_a       | W_a           | ``LuongAttention.W_a``        | (H, Hk)    |
+| Luong: concat score           | W_a, v_a  | [W_q W_k], v_a | ``LuongAttention.W_a, v_a``  | (A, H+Hk), (A,) |
+| Luong: alignment vector       | a_t       | a_t           | ``weights``                   | (B, T, S)  |
+| Luong: context vector         | c_t       | c_t           | ``context``                   | (B, T, Hk) |
+| Bahdanau: previous dec. state | s_{i-1}   | s_{i-1}       | ``query``                     | (B, T, Hq) |
+| Bahdanau: annotations         | h_j       | h̄_s           | ``keys``                      | (B, S, Hk) |
+| Bahdanau: W_a, U_a, v_a       |           | W_q, W_k, v_a | ``BahdanauAttention.W_a, U_a, v_a`` | (A, Hq), (A, Hk), (A,) |
+| Bahdanau: weights, context    | α_ij, c_i | a_t(s), c_t   | ``weights``, ``context``      | (B, T, S), (B, T, Hk) |
 
 The weights multiply the encoder states (the values), never the decoder state:
 c_t = Σ_s a_t(s) h̄_s (Luong eq. 5's input; Bahdanau eq. 5).

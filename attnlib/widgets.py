@@ -43,6 +43,33 @@ def _png(figure) -> bytes:
     return buf.getvalue()
 
 
+def _with_static_fallback(box, what: str):
+    """Give the explorer ``box`` a static representation besides its live widget view.
+
+    Its display bundle gains the current figure as ``image/png`` and a text
+    saying what the explorer shows. JupyterLab and Notebook render the live
+    widget (their widget renderer outranks images); a notebook viewer, an
+    exported HTML page or a notebook opened without a kernel cannot run
+    widgets and shows the static figure and the text instead.
+    """
+    import base64
+
+    live = box._repr_mimebundle_  # ipywidgets' own: text/plain + the widget view
+
+    def bundle(**kwargs):
+        data = dict(live(**kwargs) or {})
+        png = box.image.value  # the explorer's current figure, PNG bytes
+        if png and getattr(box, "weights", None) is not None:  # a variant without attention has no map to show
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        data["text/plain"] = (f"{what} [an interactive explorer: run the notebook in Jupyter to use it; "
+                              f"the figure shows its first state]")
+        return data
+
+    box._repr_mimebundle_ = bundle
+    box.static_text = what
+    return box
+
+
 def _show_token(t: str) -> str:
     return "␣" if t == " " else t
 
@@ -146,7 +173,8 @@ def softmax_explorer(scores=None, mask=None, score_range: float = 6.0):
     box.sliders, box.temperature, box.readout, box.image, box.figure, box.ax = sliders, temperature, readout, image, figure, ax
     box.update = update
     update()
-    return box
+    return _with_static_fallback(box, "softmax explorer: a slider per raw score and one for the temperature; "
+                                      "a bar chart of the masked softmax weights")
 
 
 # --------------------------------------------------------------------------
@@ -305,7 +333,8 @@ def step_explorer(model, src_vocab, tgt_vocab, source: str, max_len: int | None 
     box.add_class("attn-step-explorer")
     box.step, box.top, box.prediction, box.image, box.figure = view.step, view.top, pred, view.image, view.figure
     box.weights, box.view = weights, view
-    return box
+    return _with_static_fallback(box, f"step explorer for {source!r} -> {prediction!r}: a slider over the output "
+                                      "steps of the attention map, with the three most attended source tokens")
 
 
 # --------------------------------------------------------------------------
@@ -377,7 +406,8 @@ def variant_explorer(models: dict, src_vocab, tgt_vocab, default_text: str = "25
     box.text, box.dropdown, box.step, box.message, box.prediction = text, dropdown, view.step, message, prediction
     box.top, box.image, box.figure, box.view, box.update = view.top, view.image, view.figure, view, update
     update()
-    return box
+    return _with_static_fallback(box, "variant explorer: type a date, pick a model, see its prediction and its "
+                                      "attention map")
 
 
 # --------------------------------------------------------------------------
@@ -481,4 +511,4 @@ def local_explorer(model, src_vocab, tgt_vocab, source: str, max_len: int | None
     box.step, box.info, box.top, box.prediction, box.image, box.figure = (view.step, view.info, view.top, pred,
                                                                           view.image, view.figure)
     box.weights, box.positions, box.view = weights, positions, view
-    return box
+    return _with_static_fallback(box, "local attention explorer: each output step's p_t, its window [p_t - D, p_t + D] and, for local-p, the Gaussian on the attention map")

@@ -5,7 +5,10 @@ The rebuilt notebook takes every cell from the RELEASED notebook
 - answer cells (nbgrader solution cells): the student's cell with the same
   grade_id (the last one if duplicated; a missing one is a blank answer);
 - graded test cells: the SOURCE cell (solutions/<a>/<a>.ipynb) with the
-  same grade_id, hidden tests included.
+  same grade_id, hidden tests included;
+- written answers (markdown cells nbgrader marks both grade and solution,
+  graded by hand in the formgrader): the student's cell with the same
+  grade_id, shown in the feedback; they earn no automatic points.
 Anything else the student changed is ignored and, where it touches grading
 (a locked cell edited, a test cell deleted, a grade id duplicated), recorded
 as a flag.
@@ -37,6 +40,12 @@ def nbg(cell) -> dict:
 def is_answer(cell) -> bool:
     m = nbg(cell)
     return bool(m.get("solution")) and not m.get("grade")
+
+
+def is_written(cell) -> bool:
+    """A manually graded written answer: a markdown cell that is both a grade cell and a solution cell."""
+    m = nbg(cell)
+    return bool(m.get("grade")) and bool(m.get("solution")) and cell.get("cell_type") == "markdown"
 
 
 def is_test(cell) -> bool:
@@ -76,10 +85,18 @@ class NotebookSpec:
     grade_cells: list[GradeCell] = field(default_factory=list)
     source_tests: dict[str, str] = field(default_factory=dict)    # grade_id -> source with hidden tests
     locked: dict[str, str] = field(default_factory=dict)          # grade_id -> released source of locked cells
+    written: dict[str, float] = field(default_factory=dict)       # written answer grade_id -> points (by hand)
+    written_stubs: dict[str, str] = field(default_factory=dict)   # written answer grade_id -> released stub text
 
     @property
     def max_score(self) -> float:
+        """Points graded automatically (the code tests)."""
         return sum(g.points for g in self.grade_cells)
+
+    @property
+    def written_score(self) -> float:
+        """Points of the written answers, graded by hand in the formgrader."""
+        return sum(self.written.values())
 
     @property
     def exercises(self) -> list[str]:
@@ -104,7 +121,10 @@ def load_spec(release_dir: Path, source_dir: Path, assignment: str) -> list[Note
                 continue
             if gid not in src_by_id:
                 raise AssignmentError(f"{rpath}: cell {gid!r} is not in the source {spath}: run `make release`")
-            if is_answer(cell):
+            if is_written(cell):
+                spec.written[gid] = float(nbg(cell).get("points", 0))
+                spec.written_stubs[gid] = cell.source
+            elif is_answer(cell):
                 spec.answers[gid] = sorted(n for n in defined_names(src_by_id[gid].source) if n in REGISTRY)
             elif is_test(cell):
                 exercise = gid[: -len("_tests")] if gid.endswith("_tests") else gid
@@ -153,10 +173,16 @@ def read_submission(path: Path) -> nbformat.NotebookNode:
 
 @dataclass
 class Rebuilt:
-    cells: list[dict]           # {"source", "kind": answer|test|other, "grade_id", "exercises", "cell_type"}
+    cells: list[dict]           # {"source", "kind": answer|test|written|other, "grade_id", "exercises", "cell_type"}
     answers: dict[str, str]     # answer grade_id -> the student's source used
     flags: list[str]
     tampered: list[str]
+    written: dict[str, str] = field(default_factory=dict)   # written answer grade_id -> the student's text
+
+    def answered(self, spec: "NotebookSpec") -> dict[str, bool]:
+        """Written answer grade_id -> whether the student wrote something (not the released stub, not blank)."""
+        return {gid: bool(self.written.get(gid, "").strip())
+                and self.written[gid].strip() != spec.written_stubs.get(gid, "").strip() for gid in spec.written}
 
 
 def rebuild(spec: NotebookSpec, submission: nbformat.NotebookNode) -> Rebuilt:
@@ -169,7 +195,8 @@ def rebuild(spec: NotebookSpec, submission: nbformat.NotebookNode) -> Rebuilt:
     for gid, cells in by_id.items():
         if len(cells) > 1:
             (tampered if gid not in spec.answers else flags).append(f"duplicated grade id {gid}")
-        if gid not in spec.answers and gid not in spec.locked and gid not in spec.source_tests:
+        if gid not in spec.answers and gid not in spec.locked and gid not in spec.source_tests \
+                and gid not in spec.written:
             if nbg(cells[0]).get("grade") or nbg(cells[0]).get("locked"):
                 tampered.append(f"unknown graded/locked cell {gid}")
     for gid, released in spec.locked.items():
@@ -180,7 +207,10 @@ def rebuild(spec: NotebookSpec, submission: nbformat.NotebookNode) -> Rebuilt:
             (tampered if gid in spec.source_tests else flags).append(f"edited locked cell {gid}")
         elif any(nbg(c).get("points") != nbg_points(spec, gid) for c in got if gid in spec.source_tests):
             tampered.append(f"changed points of {gid}")
-    answers, cells = {}, []
+    for gid in spec.written:
+        if any(nbg(c).get("points") != nbg_points(spec, gid) for c in by_id.get(gid, [])):
+            flags.append(f"changed points of {gid} (the release's points are used)")
+    answers, written, cells = {}, {}, []
     for cell in spec.release.cells:
         gid = nbg(cell).get("grade_id")
         entry = {"cell_type": cell.cell_type, "grade_id": gid, "kind": "other", "exercises": [],
@@ -195,8 +225,15 @@ def rebuild(spec: NotebookSpec, submission: nbformat.NotebookNode) -> Rebuilt:
             entry["kind"], entry["exercises"] = "answer", spec.answers[gid]
         elif gid in spec.source_tests:
             entry["kind"], entry["source"] = "test", spec.source_tests[gid]
+        elif gid in spec.written:
+            mine = [c for c in by_id.get(gid, []) if c.get("cell_type") == "markdown"]
+            entry["kind"] = "written"
+            entry["source"] = str(mine[-1].get("source", "")) if mine else ""
+            if not mine:
+                flags.append(f"missing written answer {gid} (graded as blank)")
+            written[gid] = entry["source"]
         cells.append(entry)
-    return Rebuilt(cells, answers, flags, tampered)
+    return Rebuilt(cells, answers, flags, tampered, written)
 
 
 def nbg_points(spec: NotebookSpec, gid: str):

@@ -72,9 +72,25 @@ def render(title: str, cells: list[dict], run: dict, verdicts: dict, kernel: dic
         cls = "pass" if v["passed"] else "fail"
         parts.append(f"<tr><td><code>{html.escape(name)}</code></td><td>{v['points']:g} / {v['max_points']:g}</td>"
                      f"<td class='{cls}'>{html.escape(v['message'])}</td></tr>")
-    parts.append("</table><h2>Your notebook as the grader ran it</h2>")
+    parts.append("</table>")
+    written = summary.get("written") or {}
+    if written:
+        total = sum(w["points"] for w in written.values())
+        parts.append(f"<h2>Written answers</h2><p>Written answers: {total:g} points, graded by hand by your "
+                     "instructor; the score above counts them as 0 until then.</p><table><tr><th>question</th>"
+                     "<th>points</th><th>your answer</th></tr>")
+        for gid, w in written.items():
+            parts.append(f"<tr><td>{html.escape(gid)}</td><td>{w['points']:g}</td>"
+                         f"<td>{'written, to be graded by hand' if w['answered'] else 'not answered (0 points)'}"
+                         "</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>Your notebook as the grader ran it</h2>")
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "markdown":
+            if cell.get("kind") == "written":
+                points = (written.get(cell["grade_id"]) or {}).get("points", 0)
+                parts.append(f"<p><i>Your written answer ({html.escape(cell['grade_id'])}, {points:g} points, "
+                             "graded by hand):</i></p>")
             parts.append(f"<div class='md'>{_markdown(cell['source'])}</div>")
             continue
         if cell["cell_type"] != "code":

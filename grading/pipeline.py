@@ -39,6 +39,18 @@ class Record:
     flags: list[str] = field(default_factory=list)
     grades: dict = field(default_factory=dict)      # notebook -> {grade_id: points earned}
     seconds: float = 0.0
+    written_max: float = 0.0                        # points of the written answers, graded by hand (in max_score)
+    written: dict = field(default_factory=dict)     # notebook -> {grade_id: answered (bool)} of the written answers
+
+    @property
+    def written_note(self) -> str:
+        """'written answers: N points, graded by hand' (empty without written answers)."""
+        if not self.written_max:
+            return ""
+        answered = sum(v for cells in self.written.values() for v in cells.values())
+        total = sum(len(cells) for cells in self.written.values())
+        return (f"written answers: {self.written_max:g} points, graded by hand "
+                f"({answered} of {total} answered)")
 
     def worsen(self, status: str) -> None:
         if STATUSES.index(status) > STATUSES.index(self.status):
@@ -64,7 +76,8 @@ def grade_submission(student: str, assignment: str, sub_dir: str, release: str, 
     rec = Record(student, assignment)
     try:
         specs = _spec(release, source, assignment)
-        rec.max_score = sum(s.max_score for s in specs)
+        rec.written_max = sum(s.written_score for s in specs)
+        rec.max_score = sum(s.max_score for s in specs) + rec.written_max  # as nbgrader's gradebook counts it
         for spec in specs:
             _grade_notebook(rec, spec, Path(sub_dir), Path(out), limits)
     except AssignmentError:
@@ -91,6 +104,7 @@ def _find_notebook(sub_dir: Path, name: str, rec: Record) -> Path | None:
 
 def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox.Limits) -> None:
     grades = rec.grades.setdefault(spec.name, {g.grade_id: 0.0 for g in spec.grade_cells})
+    rec.written.setdefault(spec.name, {gid: False for gid in spec.written})
     dest = out / "feedback" / rec.student / rec.assignment / f"{spec.name}.html"
     dest.parent.mkdir(parents=True, exist_ok=True)
     path = _find_notebook(sub_dir, spec.name, rec)
@@ -106,10 +120,12 @@ def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox
         rec.worsen("unreadable")
         rec.flags.append(f"{spec.name}.ipynb: {problem}")
         dest.write_text(render_unreadable(f"{rec.assignment} / {spec.name}: feedback for {rec.student}",
-                                          f"{spec.name}.ipynb could not be graded: {problem}.", spec.max_score),
+                                          f"{spec.name}.ipynb could not be graded: {problem}.",
+                                          spec.max_score + spec.written_score),
                         encoding="utf-8")
         return
     rebuilt = rebuild(spec, nb)
+    rec.written[spec.name] = rebuilt.answered(spec)
     rec.flags += rebuilt.flags + rebuilt.tampered
     if rebuilt.tampered:
         rec.worsen("tampered")
@@ -183,7 +199,9 @@ def _grade_notebook(rec: Record, spec, sub_dir: Path, out: Path, limits: sandbox
         elif kernel.get(g.grade_id) == "passed" and not v.passed:
             rec.worsen("tampered")
             rec.flags.append(f"{g.grade_id}: the kernel reports a pass, the grader's inputs fail")
-    summary = {"score": sum(grades.values()), "max_score": spec.max_score, "status": rec.status, "flags": rec.flags}
+    summary = {"score": sum(grades.values()), "max_score": spec.max_score + spec.written_score, "status": rec.status,
+               "flags": rec.flags, "written": {gid: {"points": p, "answered": rec.written[spec.name][gid]}
+                                               for gid, p in spec.written.items()}}
     page = render(f"{rec.assignment} / {spec.name}: feedback for {rec.student}", rebuilt.cells, cells_run, verdicts,
                   kernel, summary, hidden_lines(spec))
     dest.write_text(page, encoding="utf-8")
@@ -212,7 +230,9 @@ def write_gradebook(out: Path, release: Path, source: Path, records: list[Record
                 for g in spec.grade_cells:
                     gb.update_or_create_grade_cell(g.grade_id, spec.name, assignment, max_score=g.points,
                                                    cell_type="code")
-                for gid in spec.answers:
+                for gid, points in spec.written.items():   # graded by hand in the formgrader
+                    gb.update_or_create_grade_cell(gid, spec.name, assignment, max_score=points, cell_type="markdown")
+                for gid in [*spec.answers, *spec.written]:
                     gb.update_or_create_solution_cell(gid, spec.name, assignment)
         for r in records:
             if not r.grades:
@@ -229,15 +249,22 @@ def write_gradebook(out: Path, release: Path, source: Path, records: list[Record
                     grade = gb.find_grade(gid, nb_name, r.assignment, r.student)
                     grade.auto_score = float(points)
                     grade.needs_manual_grade = False
+            for nb_name, cells in r.written.items():
+                for gid, answered in cells.items():
+                    # nbgrader's rule: an answer left as released scores 0 at once; a written one waits for a person
+                    grade = gb.find_grade(gid, nb_name, r.assignment, r.student)
+                    grade.auto_score = None if answered else 0.0
+                    grade.needs_manual_grade = bool(answered)
             gb.db.commit()
 
 
 def write_csv(out: Path, records: list[Record]) -> None:
     with open(out / "grades.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "score", "max_score", "status", "flags"])
+        w.writerow(["student", "assignment", "score", "max_score", "status", "flags", "by_hand"])
         for r in sorted(records, key=lambda r: (r.student, r.assignment)):
-            w.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, "; ".join(r.flags)])
+            w.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, "; ".join(r.flags),
+                        r.written_note])
 
 
 def grade_all(submissions: Path, out: Path, release: Path, source: Path, jobs: int, limits: sandbox.Limits,
@@ -270,6 +297,7 @@ def grade_all(submissions: Path, out: Path, release: Path, source: Path, jobs: i
             s, a = futures[fut]
             rec = fut.result()          # AssignmentError (the instructor's files) stops the batch: exit non-zero
             log(f"{s}/{a}: {rec.score:g}/{rec.max_score:g} {rec.status} ({rec.seconds:.1f} s)"
+                + (f"; {rec.written_note}" if rec.written_note else "")
                 + (f" [{'; '.join(rec.flags)}]" if rec.flags else ""))
             records.append(rec)
     wall = time.perf_counter() - start

@@ -58,7 +58,8 @@ class Corpus:
         self.E = list(self.spec.exercises)
         assert len(self.E) >= 3, f"{ASSIGNMENT} needs at least 3 exercises for this corpus, has {self.E}"
         self.points = {g.exercise: g.points for g in self.spec.grade_cells}
-        self.max = self.spec.max_score
+        self.max = self.spec.max_score                    # automatic points (code tests)
+        self.total = self.max + self.spec.written_score   # with the written answers, graded by hand
         self.probe = secrets_probe
         self.port = port
         self.expected = {}
@@ -81,12 +82,15 @@ class Corpus:
                 + f"\n\ndef {e}(*args, **kwargs):\n    _honest = _honest_{e}\n"
                 + "".join(f"    {line}\n" for line in body.splitlines()))
 
-    def notebook(self, answers: dict | None = None, edit=None):
-        """The release with answer cells replaced (exercise -> source; missing = the release's stub)."""
+    def notebook(self, answers: dict | None = None, edit=None, written: bool = False):
+        """The release with answer cells replaced (exercise -> source; missing = the release's stub);
+        written=True also answers the written questions (graded by hand)."""
         nb = nbformat.from_dict(json.loads(json.dumps(self.release)))
         answers = {e: self.src(e) for e in self.E} if answers is None else answers
         for cell in nb.cells:
             gid = nbg(cell).get("grade_id")
+            if written and gid in self.spec.written:
+                cell.source = f"My answer to {gid}: the scores compare the decoder state with each encoder state."
             for e, code in answers.items():
                 if gid == self.answer_of[e]:
                     cell.source = code
@@ -108,7 +112,7 @@ def build(c: Corpus):
     e0, e1, e2 = c.E[:3]
     honest = {e: c.src(e) for e in c.E}
     # honest students, spread among the hostile ones (sorted names)
-    c.add("honest_a", c.notebook(), c.max, no_flags=True)
+    c.add("honest_a", c.notebook(written=True), c.max, no_flags=True)
     c.add("honest_m", c.notebook(), c.max, no_flags=True)
     c.add("honest_z", c.notebook(), c.max, no_flags=True)
     def drop_answer(nb):
@@ -328,7 +332,9 @@ def test_case_outcome(batch, case):
     assert row is not None, f"{case}: no row in grades.csv\n{batch['proc'].stdout[-2000:]}"
     got = (float(row["score"]), row["status"])
     assert got == (want["score"], want["status"]), f"{case}: {row}"
-    assert float(row["max_score"]) == batch["corpus"].max
+    assert float(row["max_score"]) == batch["corpus"].total
+    if batch["corpus"].spec.written_score:
+        assert row["by_hand"].startswith(f"written answers: {batch['corpus'].spec.written_score:g} points, graded by hand")
     if want["flag"]:
         assert want["flag"] in row["flags"], f"{case}: flags {row['flags']!r} lack {want['flag']!r}"
     if want["no_flags"]:
@@ -336,11 +342,18 @@ def test_case_outcome(batch, case):
 
 
 def test_gradebook_matches_csv(batch):
-    """nbgrader's Gradebook holds the same totals, per grade cell; a student's SQL never reached it."""
+    """nbgrader's Gradebook holds the same totals, per grade cell; a student's SQL never reached it.
+    Written answers are grade cells with their points; a written one waits for a person, a blank one scores 0."""
     from nbgrader.api import Gradebook
     rows = batch["rows"]
     db = batch["out"] / "gradebook.db"
+    written = batch["corpus"].spec.written
     with Gradebook(f"sqlite:///{db}") as gb:
+        for gid, points in written.items():
+            for student, answered in (("honest_a", True), ("honest_m", False)):
+                grade = gb.find_grade(gid, ASSIGNMENT, ASSIGNMENT, student)
+                assert grade.max_score == points and grade.needs_manual_grade == answered, (student, gid)
+                assert grade.auto_score == (None if answered else 0.0), (student, gid, grade.auto_score)
         for student, row in rows.items():
             if row["status"] == "unreadable":
                 continue
@@ -381,7 +394,9 @@ def test_feedback_hides_hidden_tests(batch):
     flood = (batch["out"] / "feedback" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.html").stat().st_size
     assert flood < 2 * 256 * 1024 + 200_000, "the output limit applies to the feedback too"
     honest = (batch["out"] / "feedback" / "honest_a" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert f"{batch['corpus'].max:g} / {batch['corpus'].max:g}" in honest
+    assert f"{batch['corpus'].max:g} / {batch['corpus'].total:g}" in honest
+    if batch["corpus"].spec.written_score:
+        assert f"Written answers: {batch['corpus'].spec.written_score:g} points, graded by hand" in honest
 
 
 def test_the_probes_ran(batch):
@@ -449,3 +464,65 @@ def test_the_solutions_are_never_flagged():
             if is_answer(cell) and gid in REGISTRY and static_reference_use(cell.source, gid):
                 flagged.append((path.name, gid, static_reference_use(cell.source, gid)))
     assert not flagged, flagged
+
+
+# ---------------------------------------------------------------- written answers, graded by hand (no sandbox needed)
+
+def test_written_answers_are_graded_by_hand(tmp_path):
+    """The markdown answer cells of the check-yourself questions: known to the spec with their points, the student's
+    text kept, no automatic points, and in the gradebook as grade cells that need a manual grade once written."""
+    from nbgrader.api import Gradebook
+    from grading.assignment import load_spec, rebuild
+    from grading.feedback import render
+    from grading.pipeline import Record, write_gradebook, write_csv
+    spec = load_spec(RELEASE, SOURCE, ASSIGNMENT)[0]
+    release = nbformat.read(RELEASE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    source = nbformat.read(SOURCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    expected = {nbg(c)["grade_id"]: float(nbg(c)["points"]) for c in source.cells
+                if c.cell_type == "markdown" and nbg(c).get("grade") and nbg(c).get("solution")}
+    assert expected, f"{ASSIGNMENT} has no written answer cells"
+    assert spec.written == expected and spec.written_score == sum(expected.values())
+    assert not set(expected) & {g.grade_id for g in spec.grade_cells}, "written answers earn no automatic points"
+    for gid in expected:   # the release hides the model answer and the mark scheme
+        stub = spec.written_stubs[gid]
+        assert "MARK SCHEME" not in stub and "YOUR ANSWER HERE" in stub, stub
+
+    blank = rebuild(spec, release)
+    filled = nbformat.from_dict(json.loads(json.dumps(release)))
+    first = next(iter(expected))
+    for cell in filled.cells:
+        if nbg(cell).get("grade_id") == first:
+            cell.source = "Because the decoder state changes at every step."
+    answered = rebuild(spec, filled)
+    assert not blank.flags and not blank.tampered and not any(blank.answered(spec).values())
+    assert answered.answered(spec) == {gid: gid == first for gid in expected}
+    assert answered.written[first] == "Because the decoder state changes at every step."
+
+    records = []
+    for student, rebuilt in (("writer", answered), ("silent", blank)):
+        r = Record(student, ASSIGNMENT, max_score=spec.max_score + spec.written_score, written_max=spec.written_score)
+        r.grades = {spec.name: {g.grade_id: g.points for g in spec.grade_cells}}
+        r.written = {spec.name: rebuilt.answered(spec)}
+        r.score = spec.max_score
+        records.append(r)
+    write_gradebook(tmp_path, RELEASE, SOURCE, records)
+    write_csv(tmp_path, records)
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        cells = {c.name: c for c in gb.find_notebook(spec.name, ASSIGNMENT).grade_cells}
+        for gid, points in expected.items():
+            assert cells[gid].max_score == points and cells[gid].cell_type == "markdown"
+            w, s = (gb.find_grade(gid, spec.name, ASSIGNMENT, who) for who in ("writer", "silent"))
+            assert w.needs_manual_grade == (gid == first) and w.auto_score == (None if gid == first else 0.0)
+            assert not s.needs_manual_grade and s.score == 0
+        sub = gb.find_submission(ASSIGNMENT, "writer")
+        assert sub.max_score == pytest.approx(spec.max_score + spec.written_score) and sub.score == spec.max_score
+        assert sub.needs_manual_grade
+    with open(tmp_path / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert rows["writer"]["by_hand"] == (f"written answers: {spec.written_score:g} points, graded by hand "
+                                         f"(1 of {len(expected)} answered)")
+    page = render("t", answered.cells, {}, {}, {}, {"score": 1, "max_score": 2, "status": "graded", "flags": [],
+                                                     "written": {g: {"points": p, "answered": g == first}
+                                                                 for g, p in expected.items()}}, [])
+    assert f"Written answers: {spec.written_score:g} points, graded by hand" in page
+    assert "Because the decoder state changes at every step." in page

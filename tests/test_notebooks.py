@@ -162,16 +162,20 @@ def test_notebooks_folder_is_generated_from_solutions(tmp_path):
     assert not problems, "notebooks/ is out of sync with solutions/ (run `make release`):\n" + "\n".join(problems)
 
 
+def _is_written(cell) -> bool:
+    """A check-yourself answer: a markdown cell that is both a grade and a solution cell, graded by hand."""
+    return cell.cell_type == "markdown" and bool(_nbg(cell).get("grade")) and bool(_nbg(cell).get("solution"))
+
+
 def test_released_notebooks_keep_the_exercise_contract():
     """Each answer cell is a stub in the release, each graded cell is locked and has its hidden tests removed;
-    each written answer is nbgrader's stub in the release and a model answer with a mark scheme in the source."""
+    each written answer is released as "YOUR ANSWER HERE" without its model answer and mark scheme."""
     problems = []
     for a in ASSIGNMENTS:
         src = nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4)
         rel = nbformat.read(ROOT / "notebooks" / a / f"{a}.ipynb", as_version=4)
-        graded = [c for c in rel.cells if _nbg(c).get("grade") and c.cell_type == "code"]
-        answers = [c for c in rel.cells if _nbg(c).get("solution") and c.cell_type == "code"]
-        problems += _written_question_problems(a, src, rel)
+        graded = [c for c in rel.cells if _nbg(c).get("grade") and not _is_written(c)]
+        answers = [c for c in rel.cells if _nbg(c).get("solution") and not _is_written(c)]
         if not graded or len(graded) != len(answers):
             problems.append(f"{a}: {len(answers)} answer cells and {len(graded)} graded cells (need one test cell per exercise)")
         for c in answers:
@@ -180,33 +184,63 @@ def test_released_notebooks_keep_the_exercise_contract():
         for c in graded:
             if not _nbg(c).get("locked") or "HIDDEN TESTS" in c.source or not _nbg(c)["grade_id"].endswith("_tests"):
                 problems.append(f"{a} cell {_nbg(c)['grade_id']}: a graded cell must be locked, end in _tests, hide its hidden tests")
-        hidden = [c for c in src.cells if _nbg(c).get("grade") and c.cell_type == "code"
-                  and "### BEGIN HIDDEN TESTS" not in c.source]
+        hidden = [c for c in src.cells if _nbg(c).get("grade") and not _is_written(c) and "### BEGIN HIDDEN TESTS" not in c.source]
         problems += [f"{a} cell {_nbg(c)['grade_id']}: no hidden tests in the source" for c in hidden]
+        released_written = {_nbg(c)["grade_id"]: c for c in rel.cells if _is_written(c)}
+        for i, c in enumerate(src.cells):
+            if not _is_written(c):
+                continue
+            gid, m = _nbg(c)["grade_id"], _nbg(c)
+            model, _, rest = c.source.partition("=== BEGIN MARK SCHEME ===")
+            if not re.fullmatch(rf"{a}_question_\d+", gid):
+                problems.append(f"{a} cell {gid}: a written answer's grade_id is {a}_question_<k>")
+            if m.get("points") not in (1, 2) or m.get("locked") or m.get("task"):
+                problems.append(f"{a} cell {gid}: a written answer is worth 1 or 2 points, unlocked, not a task")
+            if not model.strip() or "=== END MARK SCHEME ===" not in rest or not rest.partition("=== END MARK SCHEME ===")[0].strip():
+                problems.append(f"{a} cell {gid}: the source needs a model answer, then a rubric between the MARK SCHEME markers")
+            if i == 0 or src.cells[i - 1].cell_type != "markdown" or _nbg(src.cells[i - 1]):
+                problems.append(f"{a} cell {gid}: a written answer follows its question (a plain markdown cell)")
+            out = released_written.get(gid)
+            if out is None or out.source.strip() != "YOUR ANSWER HERE" or out.metadata["nbgrader"].get("points") != m.get("points"):
+                problems.append(f"{a} cell {gid}: released as {getattr(out, 'source', None)!r}, not a blank answer with its points")
         if any("!pip" in c.source for c in src.cells if c.cell_type == "code"):
             problems.append(f"{a}: no !pip in notebooks")
     assert not problems, "\n".join(problems)
 
 
-def _written_question_problems(a: str, src, rel) -> list[str]:
-    """Check-yourself questions (issue #14): a markdown answer cell, graded by hand, <id>_question_<k>; the source
-    holds a model answer and a mark scheme, the release only nbgrader's stub."""
-    problems = []
-    for version, nb in (("source", src), ("release", rel)):
-        for c in nb.cells:
-            m = _nbg(c)
-            if c.cell_type != "markdown" or not (m.get("grade") or m.get("solution")):
-                continue
-            gid = m.get("grade_id", "")
-            if not (m.get("grade") and m.get("solution") and re.fullmatch(rf"{re.escape(a)}_question_\d+", gid)
-                    and m.get("points", 0) > 0):
-                problems.append(f"{a} {version} cell {gid!r}: a written answer is grade + solution, "
-                                f"<id>_question_<k>, with points")
-            elif version == "source" and "=== BEGIN MARK SCHEME ===" not in c.source:
-                problems.append(f"{a} cell {gid}: the model answer has no mark scheme")
-            elif version == "release" and (c.source.strip() != "YOUR ANSWER HERE" or "MARK SCHEME" in c.source):
-                problems.append(f"{a} cell {gid}: the released answer must be nbgrader's stub, without the mark scheme")
-    return problems
+DOC_LINKS = ("[glossary](../../docs/glossary.md)", "[references](../../docs/references.md)")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_notebook_follows_the_scaffold(assignment):
+    """Objectives first (learn, need, time, links to the glossary and references, which exist), a recap, and a
+    check-yourself section of 2-3 written questions graded by hand; every figure has a sentence after it."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    first = nb.cells[0].source
+    problems = [f"the first cell lacks {what}" for what in ("**You will learn**", "**You need**", "**Time**", *DOC_LINKS)
+                if what not in first]
+    if not first.startswith("# "):
+        problems.append("the first cell starts with the title")
+    for link in re.findall(r"\]\((\.\./\.\./docs/[^)#]+)", first):
+        if not (ROOT / "notebooks" / assignment / link).resolve().is_file():
+            problems.append(f"{link} does not exist (relative to notebooks/{assignment}/)")
+    minutes = re.search(r"\*\*Time\*\*: about (\d+) minutes", first)
+    if not minutes or not 20 <= int(minutes.group(1)) <= 120:
+        problems.append("**Time**: about NN minutes, an honest estimate (20 to 120)")
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown" and c.source]
+    for heading in ("## Recap", "## Check yourself"):
+        if not any(h.startswith(heading) for h in headings):
+            problems.append(f"no cell starting with '{heading}'")
+    written = [c for c in nb.cells if _is_written(c)]
+    if not 2 <= len(written) <= 3:
+        problems.append(f"{len(written)} written questions (2 or 3)")
+    for i, c in enumerate(nb.cells):
+        shows_figure = c.cell_type == "code" and any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+        if shows_figure and "NBVAL_IGNORE_OUTPUT" not in c.source:
+            after = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
+            if after is None or after.cell_type != "markdown" or after.source.startswith("#"):
+                problems.append(f"cell {i} draws a figure: the next cell says what it shows (a sentence, not a heading)")
+    assert not problems, f"{assignment}: " + "; ".join(problems)
 
 
 def _parallel(commands: dict) -> dict:
@@ -262,6 +296,9 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
 
     from nbgrader.api import Gradebook
 
+    written = {a: {_nbg(c)["grade_id"]: float(_nbg(c)["points"])
+                   for c in nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4).cells if _is_written(c)}
+               for a in ASSIGNMENTS}
     problems = []
     right_after_wrong = {n for n, words in run_all.NAMED.items() if words[0].startswith("[PASS]")}
     for student in courses:
@@ -272,11 +309,15 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                         problems.append(f"{a}: no graded cell")
                     for cell in nb.grade_cells:
                         grade = gb.find_grade(cell.name, nb.name, a, student)
-                        if cell.cell_type == "markdown":  # a written answer: graded by hand, never automatically
-                            if student == "solver" and not grade.needs_manual_grade:
-                                problems.append(f"{a}/{cell.name}: a written answer must wait for a manual grade")
-                            if student == "stub" and (grade.score != 0 or grade.needs_manual_grade):
-                                problems.append(f"{a}/{cell.name}: the unanswered question scores {grade.score} (must be 0)")
+                        if cell.cell_type == "markdown":   # a written answer, graded by hand
+                            if cell.max_score != written[a].get(cell.name):
+                                problems.append(f"{a}/{cell.name}: max_score {cell.max_score}, the source gives "
+                                                f"{written[a].get(cell.name)} points")
+                            waits = student == "solver"      # the model answer waits for a person; a blank scores 0
+                            if grade.needs_manual_grade != waits or grade.score != 0 or \
+                                    (grade.auto_score is None) != waits:
+                                problems.append(f"{a}/{cell.name} ({student}): needs_manual_grade "
+                                                f"{grade.needs_manual_grade}, auto_score {grade.auto_score}")
                             continue
                         if student == "solver" and (grade.score != cell.max_score or grade.needs_manual_grade):
                             problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
@@ -287,11 +328,14 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                             if grade.score != (cell.max_score if right else 0) or grade.needs_manual_grade:
                                 problems.append(f"{a}/{cell.name}: the {'right' if right else 'wrong'} answer scores "
                                                 f"{grade.score} of {cell.max_score}")
+                    listed = {c.name for c in nb.grade_cells if c.cell_type == "markdown"}
+                    if listed != set(written[a]):
+                        problems.append(f"{a}: the gradebook lists written answers {sorted(listed)}, "
+                                        f"the source has {sorted(written[a])}")
                 if student == "solver":
-                    coded = [(gb.find_grade(c.name, nb.name, a, "solver"), c) for nb in gb.find_assignment(a).notebooks
-                             for c in nb.grade_cells if c.cell_type == "code"]
-                    earned, total = sum(g.score for g, _ in coded), sum(c.max_score for _, c in coded)
-                    if earned != total or total <= 0:
-                        problems.append(f"{a}: the solutions earn {earned} of {total} automatic points")
+                    sub = gb.find_submission(a, "solver")
+                    automatic = sub.max_score - sum(written[a].values())
+                    if sub.score != automatic or automatic <= 0:
+                        problems.append(f"{a}: the solutions earn {sub.score} of the {automatic} automatic points")
     logs = "\n".join(f"--- autograde log ({s}) ---\n{log}" for s, (_, log) in auto.items())
     assert not problems, "\n".join(problems) + "\n" + logs

@@ -266,3 +266,104 @@ def test_updates_reuse_one_figure(models, vocabs):
     assert plt.get_fignums() == fignums
     assert [(id(x.figure), len(x.figure.axes), [(len(a.images), len(a.patches), len(a.texts)) for a in x.figure.axes])
             for x in (soft, step, var)] == layout
+
+
+# --------------------------------------------------------------------------- static fallback
+
+
+def _bundle(explorer) -> dict:
+    """What IPython sends to the front end for the explorer (the same call the kernel's display makes)."""
+    from IPython.core.formatters import format_display_data
+    data, _ = format_display_data(explorer)
+    return data
+
+
+def _exported_html(bundle: dict) -> str:
+    """The notebook as a viewer shows it: one display_data output, no widget state, through nbconvert's HTML."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("explorer", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    nb.cells = [cell]
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    return body
+
+
+def test_explorers_carry_a_static_figure_for_viewers_without_widgets(models, vocabs):
+    import base64
+    src_vocab, tgt_vocab = vocabs
+    explorers = {"softmax": W.softmax_explorer([0.5, -1.0, 2.0]),
+                 "step": W.step_explorer(models["Luong dot"], src_vocab, tgt_vocab, "25 November 2026"),
+                 "variant": W.variant_explorer(models, src_vocab, tgt_vocab)}
+    for name, e in explorers.items():
+        data = _bundle(e)
+        assert "application/vnd.jupyter.widget-view+json" in data, f"{name}: the live widget view is gone"
+        png = base64.b64decode(data["image/png"], validate=True)
+        assert png.startswith(b"\x89PNG") and png == e.image.value, f"{name}: the static figure is not the explorer's"
+        assert "interactive explorer" in data["text/plain"], data["text/plain"]
+        page = _exported_html(data)
+        assert f'src="data:image/png;base64,{data["image/png"][:60]}' in page, f"{name}: the HTML export shows no figure"
+    # the snapshot follows the explorer's state: a moved slider gives another figure
+    before = _bundle(explorers["softmax"])["image/png"]
+    explorers["softmax"].sliders[1].value = 3.0
+    assert _bundle(explorers["softmax"])["image/png"] != before
+
+
+def test_variant_explorer_without_a_map_shows_text_not_a_stale_figure(models, vocabs):
+    src_vocab, tgt_vocab = vocabs
+    e = W.variant_explorer(models, src_vocab, tgt_vocab)
+    e.dropdown.value = "none"
+    data = _bundle(e)
+    assert "image/png" not in data and "variant explorer" in data["text/plain"]
+    assert "variant explorer" in _exported_html(data)
+
+
+# --------------------------------------------------------------------------- attnlib.viz
+
+
+def test_plot_attention_has_a_colour_bar_on_a_fixed_scale():
+    from attnlib.viz import plot_attention
+    fig, ax = plt.subplots()
+    try:
+        plot_attention(torch.tensor([[0.2, 0.8], [0.6, 0.4]]), ["a", "b"], ["x", "y"], ax=ax)
+        bars = [a for a in fig.axes if a is not ax]
+        assert len(bars) == 1 and bars[0].get_ylabel() == "attention weight"
+        assert ax.images[0].get_clim() == (0.0, 1.0)
+        fig2, ax2 = plt.subplots()
+        plot_attention(torch.eye(2), ["a", "b"], ["x", "y"], ax=ax2, colorbar=False)
+        assert fig2.axes == [ax2]
+    finally:
+        plt.close("all")
+
+
+def test_curve_styles_differ_by_more_than_colour():
+    from attnlib.viz import curve_style
+    styles = [curve_style(i) for i in range(6)]
+    assert len({s["marker"] for s in styles}) == 6 and len({str(s["linestyle"]) for s in styles}) == 6
+    assert curve_style(6) == curve_style(0)
+    with pytest.raises(ValueError, match="non-negative int"):
+        curve_style(-1)
+
+
+def test_encoder_decoder_drawing_shows_the_bottleneck_and_attention():
+    from matplotlib.patches import FancyArrowPatch
+    from attnlib.viz import draw_encoder_decoder
+
+    def arrows(ax, color):
+        rgba = matplotlib.colors.to_rgba(color)
+        return [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_edgecolor() == rgba]
+    fig, (plain, attn) = plt.subplots(2, 1)
+    try:
+        draw_encoder_decoder(plain, "4271")
+        draw_encoder_decoder(attn, "4271", attention=True, step=2)
+        assert len(arrows(plain, "tab:red")) == 1 == len(arrows(attn, "tab:red")), "one bottleneck arrow (h, c)"
+        assert not arrows(plain, "tab:green")
+        lines = arrows(attn, "tab:green")
+        assert len(lines) == 4, "every encoder state reaches the attending decoder step"
+        widths = [p.get_linewidth() for p in lines]
+        assert widths.index(max(widths)) == 2, "the copied position carries the most weight"
+        with pytest.raises(ValueError, match="one number per source token"):
+            draw_encoder_decoder(attn, "42", attention=True, weights=[1.0])
+    finally:
+        plt.close("all")

@@ -62,9 +62,9 @@ register(Exercise(
     edge_cases=lambda g: [("Hq != Hk != A", _additive_inputs(g, Hq=5, Hk=6, A=7)),
                           ("one step", {**_additive_inputs(g), "query": torch.randn(2, 1, 4, generator=g)})],
     mistakes=(
-        Mistake("tanh is missing: the additive score is v_aᵀ tanh(W_a s + U_a h), and without the nonlinearity it collapses to a sum of two separate terms.",
+        Mistake("tanh is missing: the additive score is v_aᵀ tanh(W_q s + W_k h), and without the nonlinearity it collapses to a sum of two separate terms.",
                 lambda query, keys, W_q, W_k, v: ((query @ W_q.T)[:, :, None] + (keys @ W_k.T)[:, None]) @ v),
-        Mistake("W_q and W_k are swapped: W_q (W_a) projects the decoder query, W_k (U_a) projects the encoder keys.",
+        Mistake("W_q and W_k are swapped: W_q (Bahdanau's W_a) projects the decoder query, W_k (his U_a) projects the encoder keys.",
                 lambda query, keys, W_q, W_k, v: scores.additive_score(query, keys, W_k, W_q, v)),
         Mistake("scores must be (B, T, S): broadcast the projected query as (B, T, 1, A) and the keys as (B, 1, S, A).",
                 lambda query, keys, W_q, W_k, v: scores.additive_score(query, keys, W_q, W_k, v).transpose(1, 2)),
