@@ -232,7 +232,15 @@ def _build_date_formats() -> list[tuple[str, str]]:
 
 #: Every (locale, format) the generator draws from; a format is a babel name
 #: ("full", "long", "medium", "short") or a custom CLDR pattern.
-DATE_FORMATS: list[tuple[str, str]] = _build_date_formats()
+# DATE_FORMATS is built on first use (module __getattr__ below): babel's CLDR lookups take most of a second, and
+# `import attnlib` (which exports make_batch) should not pay for them.
+_date_formats = functools.lru_cache(maxsize=None)(_build_date_formats)
+
+
+def __getattr__(name):
+    if name == "DATE_FORMATS":
+        return _date_formats()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.lru_cache(maxsize=None)
@@ -287,7 +295,7 @@ def date_pairs(
     out = []
     for _ in range(n):
         day = draw()
-        locale, fmt = rng.choice(DATE_FORMATS)
+        locale, fmt = rng.choice(_date_formats())
         out.append((format_date(day, locale, fmt), day.isoformat()))
     return out
 
