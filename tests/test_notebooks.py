@@ -168,17 +168,25 @@ def test_released_notebooks_keep_the_exercise_contract():
     for a in ASSIGNMENTS:
         src = nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb", as_version=4)
         rel = nbformat.read(ROOT / "notebooks" / a / f"{a}.ipynb", as_version=4)
-        graded = [c for c in rel.cells if _nbg(c).get("grade")]
-        answers = [c for c in rel.cells if _nbg(c).get("solution")]
-        if not graded or len(graded) != len(answers):
-            problems.append(f"{a}: {len(answers)} answer cells and {len(graded)} graded cells (need one test cell per exercise)")
+        written = [c for c in rel.cells if c.cell_type == "markdown" and _nbg(c).get("grade")]  # Check yourself
+        for c in written:
+            source = next(s for s in src.cells if _nbg(s).get("grade_id") == _nbg(c)["grade_id"])
+            if not (_nbg(c).get("solution") and _nbg(c).get("points", 0) > 0 and "YOUR ANSWER HERE" in c.source
+                    and "MARK SCHEME" not in c.source and "=== BEGIN MARK SCHEME ===" in source.source):
+                problems.append(f"{a} cell {_nbg(c)['grade_id']}: a written answer needs points, a model answer and "
+                                "a mark scheme in solutions/, and 'YOUR ANSWER HERE' without the scheme in notebooks/")
+        graded = [c for c in rel.cells if _nbg(c).get("grade") and c.cell_type == "code"]
+        answers = [c for c in rel.cells if _nbg(c).get("solution") and c.cell_type == "code"]
+        kinds = "".join("a" if c in answers else "g" for c in rel.cells if c in answers or c in graded)
+        if not graded or not answers or kinds.startswith("g") or "aa" in kinds or kinds.endswith("a"):
+            problems.append(f"{a}: answer (a) and graded (g) cells in order {kinds!r}: every exercise needs a test cell after it")
         for c in answers:
             if "raise NotImplementedError()" not in c.source or "BEGIN SOLUTION" in c.source:
                 problems.append(f"{a} cell {_nbg(c)['grade_id']}: the released answer cell is not a stub")
         for c in graded:
             if not _nbg(c).get("locked") or "HIDDEN TESTS" in c.source or not _nbg(c)["grade_id"].endswith("_tests"):
                 problems.append(f"{a} cell {_nbg(c)['grade_id']}: a graded cell must be locked, end in _tests, hide its hidden tests")
-        hidden = [c for c in src.cells if _nbg(c).get("grade") and "### BEGIN HIDDEN TESTS" not in c.source]
+        hidden = [c for c in src.cells if _nbg(c).get("grade") and c.cell_type == "code" and "### BEGIN HIDDEN TESTS" not in c.source]
         problems += [f"{a} cell {_nbg(c)['grade_id']}: no hidden tests in the source" for c in hidden]
         if any("!pip" in c.source for c in src.cells if c.cell_type == "code"):
             problems.append(f"{a}: no !pip in notebooks")
@@ -247,6 +255,8 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                     if not nb.grade_cells:
                         problems.append(f"{a}: no graded cell")
                     for cell in nb.grade_cells:
+                        if cell.cell_type == "markdown":  # a written answer (Check yourself): graded by hand
+                            continue
                         grade = gb.find_grade(cell.name, nb.name, a, student)
                         if student == "solver" and (grade.score != cell.max_score or grade.needs_manual_grade):
                             problems.append(f"{a}/{cell.name}: the solution scores {grade.score} of {cell.max_score}")
@@ -259,7 +269,7 @@ def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
                                                 f"{grade.score} of {cell.max_score}")
                 if student == "solver":
                     sub = gb.find_submission(a, "solver")
-                    if sub.score != sub.max_score or sub.max_score <= 0:
-                        problems.append(f"{a}: the solutions earn {sub.score} of {sub.max_score}")
+                    if sub.code_score != sub.max_code_score or sub.max_code_score <= 0:  # written answers: by hand
+                        problems.append(f"{a}: the solutions earn {sub.code_score} of {sub.max_code_score} automatic points")
     logs = "\n".join(f"--- autograde log ({s}) ---\n{log}" for s, (_, log) in auto.items())
     assert not problems, "\n".join(problems) + "\n" + logs
