@@ -19,6 +19,7 @@ included; attnlib's default sizes: embedding 32, encoder 2 x 64, decoder 128):
     random  bahdanau    150 s    601  max_seconds      0.958     93.5 %    -            (not converged in 150 s)
     length  dot         200 s   2000  target           1.000     12.0 %    86.6 %       (shipped: scan_length_dot)
     length  none        100 s   1400  target           1.000     18.9 %    81.1 %
+    length  bahdanau    100 s    697  target           1.000     17.1 %    82.7 %
 
 On the length split every run fits its validation commands (drawn from the <= 22-action training set) and fails
 on longer outputs: exact match is high at 24-25 actions and near 0 beyond; the dot model never writes more than
