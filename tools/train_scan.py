@@ -17,6 +17,7 @@ included; attnlib's default sizes: embedding 32, encoder 2 x 64, decoder 128):
     random  dot         200 s   1600  target           1.000     99.6 %    -            (shipped: scan_random_dot)
     random  none        100 s   1250  target           1.000     99.9 %    -
     random  bahdanau    150 s    601  max_seconds      0.958     93.5 %    -            (not converged in 150 s)
+    random  bahdanau    450 s   1400  target           1.000    99.98 %    -            (304 s used)
     length  dot         200 s   2000  target           1.000     12.0 %    86.6 %       (shipped: scan_length_dot)
     length  none        100 s   1400  target           1.000     18.9 %    81.1 %
     length  bahdanau    100 s    697  target           1.000     17.1 %    82.7 %
