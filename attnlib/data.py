@@ -16,6 +16,9 @@ Four parts, each usable on its own:
    Fig. 2 (quality of the fixed-vector model falls with sentence length).
 4. **A parallel-corpus reader** for tab-separated files such as Tatoeba's
    (:func:`read_parallel_corpus`).
+5. **SCAN** (Lake and Baroni 2018), generated offline from its grammar
+   (:func:`scan_commands`, :func:`scan_interpret`, :func:`scan_pairs`,
+   :func:`scan_split`): word-level commands -> action sequences.
 
 Shape legend (the package's letters): ``B`` batch, ``S`` source length,
 ``T`` target length (one more than the longest target: ``BOS``/``EOS``).
@@ -109,8 +112,11 @@ def make_batch(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> Bat
     """Encode and pad a list of ``(source_tokens, target_tokens)`` pairs.
 
     Strings count as character sequences, so date pairs such as
-    ``("2 Jan 2006", "2006-01-02")`` work directly. Unknown tokens become
-    ``UNK``. Returns a :class:`Batch` with ``src (B, S)``, ``src_len (B,)``,
+    ``("2 Jan 2006", "2006-01-02")`` work directly with character
+    vocabularies; a word vocabulary needs token lists (``"jump twice".split()``)
+    and refuses a string with an error naming the pair. Unknown tokens become
+    ``UNK``. A batch for decoding alone (no reference) takes an empty target
+    ``()``; ``None`` is refused. Returns a :class:`Batch` with ``src (B, S)``, ``src_len (B,)``,
     ``src_mask (B, S)``, ``tgt_in``, ``tgt_out``, ``tgt_mask`` all ``(B, T)``,
     where ``S`` is the longest source and ``T`` the longest target plus one.
     """
@@ -122,10 +128,17 @@ def make_batch(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> Bat
         if len(pair) != 2:
             raise ValueError(f"pair {i} must be (source, target), got {len(pair)} items")
         src, tgt = pair
-        if len(src) == 0:
+        if src is None or tgt is None:
+            side = "source" if src is None else "target"
+            hint = " (for decoding without a reference pass an empty target: (source, ()))" if side == "target" else ""
+            raise ValueError(f"pair {i} has {side} None: make_batch needs a token sequence on both sides{hint}")
+        for side, seq, vocab, rows in (("source", src, src_vocab, src_rows), ("target", tgt, tgt_vocab, tgt_rows)):
+            try:
+                rows.append(vocab.encode(seq))
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"pair {i}, {side} ({vocab.kind} vocabulary): {e}") from None
+        if len(src_rows[-1]) == 0:
             raise ValueError(f"pair {i} has an empty source: the encoder needs at least one token")
-        src_rows.append(src_vocab.encode(src))
-        tgt_rows.append(tgt_vocab.encode(tgt))
     src, src_len, src_mask = _pad(src_rows)  # (B, S), (B,), (B, S)
     tgt_in, _, tgt_mask = _pad([[BOS] + r for r in tgt_rows])  # (B, T), -, (B, T)
     tgt_out, _, _ = _pad([r + [EOS] for r in tgt_rows])  # (B, T)
@@ -219,7 +232,15 @@ def _build_date_formats() -> list[tuple[str, str]]:
 
 #: Every (locale, format) the generator draws from; a format is a babel name
 #: ("full", "long", "medium", "short") or a custom CLDR pattern.
-DATE_FORMATS: list[tuple[str, str]] = _build_date_formats()
+# DATE_FORMATS is built on first use (module __getattr__ below): babel's CLDR lookups take most of a second, and
+# `import attnlib` (which exports make_batch) should not pay for them.
+_date_formats = functools.lru_cache(maxsize=None)(_build_date_formats)
+
+
+def __getattr__(name):
+    if name == "DATE_FORMATS":
+        return _date_formats()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.lru_cache(maxsize=None)
@@ -274,7 +295,7 @@ def date_pairs(
     out = []
     for _ in range(n):
         day = draw()
-        locale, fmt = rng.choice(DATE_FORMATS)
+        locale, fmt = rng.choice(_date_formats())
         out.append((format_date(day, locale, fmt), day.isoformat()))
     return out
 
@@ -413,3 +434,116 @@ def read_parallel_corpus(
                 raise CorpusFormatError(f"{path}, line {lineno}: empty {side}: {_shown(line)}")
             pairs.append((src, tgt))
     return pairs
+
+
+# --------------------------------------------------------------------------
+# 5. SCAN (Lake and Baroni 2018, "Generalization without systematicity")
+# --------------------------------------------------------------------------
+#
+# The grammar of the paper's Fig. 6 (appendix), in its words:
+#   C -> S and S | S after S | S          S -> V twice | V thrice | V
+#   V -> D[1] opposite D[2] | D[1] around D[2] | D | U
+#   D -> U left | U right | turn left | turn right      U -> walk | look | run | jump
+# where D[1] is U or "turn" and D[2] is "left" or "right". Its interpretation:
+#   [[walk]] = I_WALK (look, run, jump alike)      [[turn left]] = I_TURN_LEFT
+#   [[u left]] = I_TURN_LEFT [[u]]                 [[u opposite left]] = I_TURN_LEFT I_TURN_LEFT [[u]]
+#   [[u around left]] = (I_TURN_LEFT [[u]]) x 4    [[turn opposite left]] = I_TURN_LEFT x 2
+#   [[turn around left]] = I_TURN_LEFT x 4          (right alike, with I_TURN_RIGHT)
+#   [[x twice]] = [[x]] x 2, [[x thrice]] = [[x]] x 3
+#   [[x1 and x2]] = [[x1]] [[x2]],                  [[x1 after x2]] = [[x2]] [[x1]]
+# 4 U + 10 D + 10 "opposite" + 10 "around" = 34 V; 3 x 34 = 102 S; 102 + 2 x 102^2 = 20,910 commands.
+
+SCAN_PRIMITIVES = ("walk", "look", "run", "jump")
+SCAN_DIRECTIONS = ("left", "right")
+SCAN_ACTIONS = ("I_WALK", "I_LOOK", "I_RUN", "I_JUMP", "I_TURN_LEFT", "I_TURN_RIGHT")
+SCAN_SIZE = 20910
+SCAN_LENGTH_SPLIT = 22  # length split: train on outputs of at most 22 actions, test on longer ones (24..48)
+
+
+def _scan_v() -> list[str]:
+    out = list(SCAN_PRIMITIVES)
+    for first in SCAN_PRIMITIVES + ("turn",):
+        for d in SCAN_DIRECTIONS:
+            out += [f"{first} {d}", f"{first} opposite {d}", f"{first} around {d}"]
+    return out
+
+
+def scan_commands() -> list[str]:
+    """All 20,910 SCAN commands of the grammar (Lake and Baroni 2018, Fig. 6), in a fixed order."""
+    s_phrases = [v + suffix for v in _scan_v() for suffix in ("", " twice", " thrice")]
+    out = list(s_phrases)
+    for conj in ("and", "after"):
+        out += [f"{a} {conj} {b}" for a in s_phrases for b in s_phrases]
+    return out
+
+
+def _scan_v_meaning(words: list[str], command: str) -> list[str]:
+    turn = {"left": "I_TURN_LEFT", "right": "I_TURN_RIGHT"}
+    first = words[0]
+    if first not in SCAN_PRIMITIVES + ("turn",):
+        raise ValueError(f"not a SCAN command: {command!r} (unknown word {first!r})")
+    act = [] if first == "turn" else [f"I_{first.upper()}"]
+    if len(words) == 1:
+        if first == "turn":
+            raise ValueError(f"not a SCAN command: {command!r} ('turn' needs a direction)")
+        return act
+    if len(words) == 2 and words[1] in turn:
+        return [turn[words[1]]] + act
+    if len(words) == 3 and words[1] in ("opposite", "around") and words[2] in turn:
+        if words[1] == "opposite":
+            return [turn[words[2]]] * 2 + act
+        return ([turn[words[2]]] + act) * 4
+    raise ValueError(f"not a SCAN command: {command!r} (cannot read {' '.join(words)!r})")
+
+
+def _scan_s_meaning(words: list[str], command: str) -> list[str]:
+    if words and words[-1] in ("twice", "thrice"):
+        return _scan_v_meaning(words[:-1], command) * (2 if words[-1] == "twice" else 3)
+    if not words:
+        raise ValueError(f"not a SCAN command: {command!r} (an empty phrase)")
+    return _scan_v_meaning(words, command)
+
+
+def scan_interpret(command: str | Sequence[str]) -> list[str]:
+    """The action sequence of a SCAN command (a string or its word list).
+
+    ``scan_interpret("jump left after walk twice") == ["I_WALK", "I_WALK", "I_TURN_LEFT", "I_JUMP"]``.
+    Raises ValueError for a command outside the grammar.
+    """
+    words = command.split() if isinstance(command, str) else list(command)
+    shown = " ".join(words)
+    for conj in ("and", "after"):
+        if conj in words:
+            k = words.index(conj)
+            first, second = _scan_s_meaning(words[:k], shown), _scan_s_meaning(words[k + 1:], shown)
+            return first + second if conj == "and" else second + first
+    return _scan_s_meaning(words, shown)
+
+
+def scan_pairs(commands: Sequence[str] | None = None) -> list[tuple[list[str], list[str]]]:
+    """(command words, action words) pairs, word lists ready for word vocabularies; None: all of SCAN."""
+    commands = scan_commands() if commands is None else commands
+    return [(c.split(), scan_interpret(c)) for c in commands]
+
+
+SCAN_SPLITS = ("random", "length")
+
+
+def scan_split(split: str = "random", seed: int = 0, test_fraction: float = 0.2):
+    """-> (train pairs, test pairs) of SCAN as word lists.
+
+    ``"random"`` (the paper's experiment 1, "simple split"): a seeded random ``test_fraction`` (20 %) of the
+    20,910 commands is held out. ``"length"`` (experiment 2): train on the commands whose action sequence
+    has at most 22 actions (16,990 of them), test on the 3,920 longer ones (24 to 48 actions; no command has
+    23). Pairs come in a seeded random order.
+    """
+    if split not in SCAN_SPLITS:
+        raise ValueError(f"split must be one of {SCAN_SPLITS}, got {split!r}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    pairs = scan_pairs()
+    random.Random(seed).shuffle(pairs)
+    if split == "random":
+        k = round(len(pairs) * test_fraction)
+        return pairs[k:], pairs[:k]
+    return ([p for p in pairs if len(p[1]) <= SCAN_LENGTH_SPLIT], [p for p in pairs if len(p[1]) > SCAN_LENGTH_SPLIT])

@@ -2,7 +2,7 @@
 
     logits (B, T, V), weights (B, T, S) or None = model(src (B, S), src_len (B,), tgt_in (B, T))
     loss = sequence_loss(logits, tgt_out (B, T))            # padding ignored
-    Decoded(tokens (B, T'), weights (B, T', S) or None, scores (B,)) = model.greedy(...) / model.beam_search(...)
+    Decoded(tokens (B, T'), weights (B, T', S) or None, scores (B,), finished (B,)) = model.greedy(...) / model.beam_search(...)
 """
 from __future__ import annotations
 
@@ -87,11 +87,29 @@ def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = PAD
 
 @dataclass
 class Decoded:
-    """Decoder output: tokens (B, T') ending in EOS then PAD; weights (B, T', S) per step or None; scores (B,) log-prob."""
+    """Decoder output: tokens (B, T') ending in EOS then PAD; weights (B, T', S) per step or None; scores (B,) log-prob;
+    finished (B,) bool: False where the returned hypothesis was cut by max_len before it produced EOS."""
 
     tokens: torch.Tensor
     weights: torch.Tensor | None
     scores: torch.Tensor
+    finished: torch.Tensor | None = None
+
+    @property
+    def cut(self) -> int:
+        """How many returned hypotheses stopped at max_len without EOS."""
+        return 0 if self.finished is None else int((~self.finished).sum())
+
+
+def default_max_len(src_len) -> int:
+    """The decoding limit when none is given: 4 S + 16 steps for the longest source S of the batch.
+
+    Derived from the source, never from a reference (there is none at inference). It covers the course's
+    tasks with room: dates need at most 11 steps (10 characters + EOS) from S >= 6, SCAN 49 (48 actions +
+    EOS, "... around left thrice and ... around right thrice") from S = 9 words (4 * 9 + 16 = 52).
+    """
+    S = int(src_len.max()) if isinstance(src_len, torch.Tensor) else int(max(src_len))
+    return 4 * S + 16
 
 
 class Seq2Seq(nn.Module):
@@ -120,12 +138,12 @@ class Seq2Seq(nn.Module):
         return sequence_loss(logits, batch.tgt_out)
 
     @torch.no_grad()
-    def greedy(self, src, src_len, max_len: int = 32) -> Decoded:
-        """Pick the most probable token at each step, until EOS or max_len."""
+    def greedy(self, src, src_len, max_len: int | None = None) -> Decoded:
+        """Pick the most probable token at each step, until EOS or max_len (None: default_max_len(src_len))."""
         return self.beam_search(src, src_len, beam_size=1, max_len=max_len)
 
     @torch.no_grad()
-    def beam_search(self, src, src_len, beam_size: int = 5, max_len: int = 32, length_penalty: float = 0.0) -> Decoded:
+    def beam_search(self, src, src_len, beam_size: int = 5, max_len: int | None = None, length_penalty: float = 0.0) -> Decoded:
         """Keep the beam_size best partial translations per sentence; return the best finished one.
 
         A finished hypothesis (it has produced EOS) stays in the beam, extended
@@ -134,7 +152,9 @@ class Seq2Seq(nn.Module):
         best finished one, even when an unfinished beam (cut by max_len) scores
         higher; only a sentence with none returns its best unfinished beam.
         Ranked by log-prob / length ** length_penalty (0: by log-prob alone).
-        beam_size=1 is greedy decoding.
+        beam_size=1 is greedy decoding. max_len None means default_max_len(src_len),
+        4 S + 16; ``Decoded.finished`` (B,) is False for a returned hypothesis that
+        max_len cut before EOS (its tokens end without EOS).
 
         Beam search is a heuristic: a wider beam usually finds a more probable
         output, but not always. A hypothesis that would have scored best later
@@ -142,6 +162,8 @@ class Seq2Seq(nn.Module):
         (greedy's path) can be pushed out by two others that end worse. The
         notebooks (05) and tests/test_models.py show such a case.
         """
+        if max_len is None:
+            max_len = default_max_len(src_len)
         if beam_size < 1 or max_len < 1:
             raise ValueError(f"beam_size and max_len must be >= 1, got {beam_size} and {max_len}")
         B, K = src.shape[0], beam_size
@@ -184,4 +206,4 @@ class Seq2Seq(nn.Module):
         best = (offsets[:, 0] + ranked.argmax(dim=-1))  # (B,)
         out_tokens = torch.stack(tokens, dim=1).index_select(0, best)  # (B, T')
         out_weights = torch.stack(weights, dim=1).index_select(0, best) if weights else None  # (B, T', S)
-        return Decoded(out_tokens, out_weights, scores.view(-1).index_select(0, best))
+        return Decoded(out_tokens, out_weights, scores.view(-1).index_select(0, best), finished.view(-1).index_select(0, best))

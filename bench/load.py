@@ -48,7 +48,7 @@ def learner(threads: str, steps: int, quick: bool = False) -> None:
     print("ready", flush=True)
     sys.stdin.readline()
     cpu = time.process_time()
-    history = train(model, train_pairs, test_pairs, sv, tv, config)
+    history = train(model, train_pairs, test_pairs, sv, tv, config, val_pairs=test_pairs)  # as before the validation split
     print(json.dumps({"threads": used, "torch_threads": torch.get_num_threads(), "train_seconds": history.train_seconds,
                       "cpu_seconds": time.process_time() - cpu, "steps": steps}), flush=True)
 

@@ -441,3 +441,105 @@ def test_bad_utf8_names_file_and_line(tmp_path):
     path = write(tmp_path, "latin1.txt", lines)
     with pytest.raises(CorpusFormatError, match=rf"latin1\.txt.*line {len(lines)}\b"):
         read_parallel_corpus(path)
+
+
+# ---------------------------------------------------------------- character and word vocabularies (issue 14)
+
+def test_vocab_says_whether_it_holds_characters_or_words():
+    chars, words = Vocab.build(["2006-01-02"]), Vocab.build(SENTENCES)
+    assert chars.kind == "char" and words.kind == "word"
+    assert "char" in repr(chars) and "word" in repr(words)
+    assert Vocab(chars.tokens).kind == "char" and Vocab(words.tokens).kind == "word"  # rebuilt from a checkpoint
+    assert Vocab.build([["a", "b"]], kind="word").kind == "word"  # one-letter words, said explicitly
+    with pytest.raises(ValueError, match="single characters"):
+        Vocab(words.tokens, kind="char")
+    with pytest.raises(ValueError, match="mixes plain strings with token lists"):
+        Vocab.build([["jump", "twice"], "walk left"])
+    with pytest.raises(TypeError, match="one string"):
+        Vocab.build("walk left")
+
+
+def test_a_string_against_a_word_vocabulary_is_refused_not_split_into_unknown_characters():
+    words = Vocab.build([["jump", "twice"], ["walk"]])
+    assert words.encode("jump twice".split()) == [words.index("jump"), words.index("twice")]
+    with pytest.raises(ValueError, match=r"word vocabulary.*split\(\)"):
+        words.encode("jump twice")
+    with pytest.raises(ValueError, match="pair 1, source .word vocabulary."):
+        make_batch([(["jump"], ["walk"]), ("jump twice", ["walk"])], words, words)
+    chars = Vocab.build(["abc"])
+    with pytest.raises(ValueError, match="multi-character token 'jump'"):
+        chars.encode(["jump"])
+    assert chars.encode(["a", "<unk>"]) == [chars.index("a"), UNK]  # specials are tokens of every vocabulary
+
+
+def test_batch_and_decode_errors_are_clear(vocabs):
+    sv, tv = vocabs
+    with pytest.raises(ValueError, match="pair 0 has target None.*empty target"):
+        make_batch([("12 Jan 1999", None)], sv, tv)
+    b = make_batch([("12 Jan 1999", ())], sv, tv)  # decoding only: an empty target
+    assert b.tgt_out.tolist() == [[EOS]]
+    with pytest.raises(ValueError, match="decode_batch"):
+        tv.decode([[5, 6], [7]])
+    with pytest.raises(ValueError, match="decode_batch"):
+        tv.decode(torch.tensor([[5, 6]]))
+    ids = make_batch(PAIRS[:2], sv, tv).tgt_out
+    assert tv.decode_batch(ids) == [list(PAIRS[0][1]), list(PAIRS[1][1])]
+    assert tv.decode_batch(ids.tolist()) == tv.decode_batch(ids)
+
+
+def test_top_level_exports():
+    import attnlib
+    from attnlib import TrainConfig, evaluate, make_batch as mb, train
+    from attnlib.train import evaluate as evaluate_, train as train_
+    assert attnlib.Vocab is Vocab and mb is make_batch and train is train_ and evaluate is evaluate_
+    assert TrainConfig().val_fraction > 0
+
+
+# ---------------------------------------------------------------- SCAN (Lake and Baroni 2018)
+
+def test_scan_has_the_papers_20910_distinct_commands():
+    from attnlib.data import SCAN_SIZE, scan_commands
+    commands = scan_commands()
+    assert len(commands) == SCAN_SIZE == 20910 and len(set(commands)) == 20910
+
+
+@pytest.mark.parametrize("command, actions", [
+    ("jump left after walk twice", "I_WALK I_WALK I_TURN_LEFT I_JUMP"),            # the paper's examples (Fig. 1)
+    ("run around right", "I_TURN_RIGHT I_RUN " * 3 + "I_TURN_RIGHT I_RUN"),
+    ("jump", "I_JUMP"),
+    ("jump twice", "I_JUMP I_JUMP"),
+    ("jump opposite right twice and walk", "I_TURN_RIGHT I_TURN_RIGHT I_JUMP I_TURN_RIGHT I_TURN_RIGHT I_JUMP I_WALK"),
+    ("walk left thrice", "I_TURN_LEFT I_WALK I_TURN_LEFT I_WALK I_TURN_LEFT I_WALK"),
+    ("turn around left", "I_TURN_LEFT I_TURN_LEFT I_TURN_LEFT I_TURN_LEFT"),
+    ("turn opposite right", "I_TURN_RIGHT I_TURN_RIGHT"),
+    ("look right and turn left", "I_TURN_RIGHT I_LOOK I_TURN_LEFT"),
+    ("look right after turn left", "I_TURN_LEFT I_TURN_RIGHT I_LOOK"),
+])
+def test_scan_interpretation_follows_the_grammar(command, actions):
+    from attnlib.data import scan_interpret
+    assert scan_interpret(command) == actions.split()
+    assert scan_interpret(command.split()) == actions.split()
+
+
+def test_scan_rejects_commands_outside_the_grammar():
+    from attnlib.data import scan_interpret
+    for bad in ("turn", "fly left", "jump left around", "jump and", "walk twice twice"):
+        with pytest.raises(ValueError, match="not a SCAN command"):
+            scan_interpret(bad)
+
+
+def test_scan_splits():
+    from attnlib.data import scan_split
+    train, test = scan_split("random", seed=0)
+    assert (len(train), len(test)) == (16728, 4182)
+    assert not {" ".join(s) for s, _ in train} & {" ".join(s) for s, _ in test}
+    assert scan_split("random", seed=0) == (train, test) and scan_split("random", seed=1)[1] != test
+    train, test = scan_split("length")
+    assert (len(train), len(test)) == (16990, 3920)  # the paper's counts (section 4, experiment 2)
+    assert max(len(t) for _, t in train) == 22
+    assert (min(len(t) for _, t in test), max(len(t) for _, t in test)) == (24, 48)
+    assert all(isinstance(s, list) and isinstance(t, list) for s, t in train[:5])
+    src, tgt = Vocab.build(s for s, _ in train), Vocab.build(t for _, t in train)
+    assert src.kind == tgt.kind == "word" and len(src) == 4 + 13 and len(tgt) == 4 + 6
+    with pytest.raises(ValueError, match="split must be"):
+        scan_split("addprim_jump")

@@ -300,3 +300,23 @@ def test_runs_on_device(device):
     src, lengths = sentences([4, 2])
     logits, weights = model(src.to(device), lengths.to(device), torch.randint(4, V_TGT, (2, 3), device=device))
     assert logits.device.type == device.type and weights.device.type == device.type
+
+
+# ---------------------------------------------------------------- decoding length (issue 14)
+
+def test_default_max_len_comes_from_the_source_and_cut_hypotheses_are_flagged():
+    """A 40-token answer: the old default max_len=32 cut it silently; 4 S + 16 from a 9-token source does not."""
+    from attnlib.seq2seq import default_max_len
+    table = {(A,) * k: {A: 1.0} for k in range(40)}  # A x 40, then EOS (a prefix not in the table)
+    model = scripted(table)
+    src, lengths = torch.ones(2, 9, dtype=torch.long), torch.tensor([9, 3])
+    assert default_max_len(lengths) == 4 * 9 + 16
+    for out in (model.greedy(src, lengths), model.beam_search(src, lengths, beam_size=2)):
+        assert out.tokens[:, :40].eq(A).all() and out.tokens[:, 40].eq(EOS).all() and out.tokens[:, 41:].eq(PAD).all()
+        assert out.finished.tolist() == [True, True] and out.cut == 0
+    short = model.greedy(src, lengths, max_len=32)
+    assert short.finished.tolist() == [False, False] and short.cut == 2 and short.tokens.shape == (2, 32)
+    mixed = scripted({(): {A: 0.6, EOS: 0.4}, (A,): {A: 1.0}}).beam_search(*ONE, beam_size=2, max_len=2)
+    assert mixed.finished.tolist() == [True], "the best finished hypothesis is returned and marked finished"
+    alone = scripted({(): {A: 1.0}, (A,): {B_: 1.0}}).beam_search(*ONE, beam_size=2, max_len=2)
+    assert alone.finished.tolist() == [False]

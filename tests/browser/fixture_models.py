@@ -62,7 +62,7 @@ def get_models(directory, steps: dict | None = None):
         model = build_model(ModelConfig(variant=variant), len(src_vocab), len(tgt_vocab))
         train(model, train_pairs, test_pairs, src_vocab, tgt_vocab,
               TrainConfig(max_steps=steps[variant], max_seconds=MAX_SECONDS, target=0.95, eval_every=50,
-                          progress=False, seed=0), device="cpu")
+                          progress=False, seed=0), device="cpu", val_pairs=test_pairs)  # as before the validation split
         save_checkpoint(path, model, src_vocab, tgt_vocab, {"steps": steps[variant]})
         models[name] = model.eval()
     return models, src_vocab, tgt_vocab
