@@ -6,6 +6,8 @@
 Idempotent: the cell (recognised by its first line, MARKER) becomes the first code cell of each
 solutions/<id>/<id>.ipynb, inserted before the notebook's first code cell or refreshed in place;
 no other cell, output or metadata is touched, and a notebook already current is not rewritten.
+A new cell is stored as executed (execution_count 0) with no output, which is what it prints outside
+Colab: nbval checks exactly that; re-executing the notebook later numbers it like any cell.
 README.md's block between BADGES_START and BADGES_END gets one "Open in Colab" badge per
 notebook and one Binder badge.
 
@@ -18,6 +20,7 @@ light dependencies; anywhere else (make lab, pip install, Binder, nbgrader) it d
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tomllib
@@ -69,12 +72,12 @@ def cell_source(root: Path = ROOT) -> str:
             '          "Upload a built wheel and pip install it, or run the course locally.")'])
     return "\n".join(head + [
         "    import subprocess, sys",
-        f"    COURSE = {url!r}",
+        f"    COURSE = {json.dumps(url)}",
         '    if subprocess.run(["git", "ls-remote", "--exit-code", COURSE, "HEAD"], capture_output=True).returncode != 0:',
         '        print(f"The course is not published at {COURSE} yet (or cannot be reached): nothing was installed.")',
         "    else:",
         '        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"attnlib @ git+{COURSE}"], check=True)',
-        f'        subprocess.run([sys.executable, "-m", "pip", "install", "-q", {", ".join(repr(d) for d in deps)}], check=True)'])
+        f'        subprocess.run([sys.executable, "-m", "pip", "install", "-q", {", ".join(json.dumps(d) for d in deps)}], check=True)'])
 
 
 def is_colab_cell(cell) -> bool:
@@ -94,7 +97,9 @@ def with_cell(nb, source: str):
         first.source = source
         return nb, True
     nb.cells = [c for c in nb.cells if not is_colab_cell(c)]   # one stray lower down goes; it is re-made first
-    cell = nbformat.v4.new_code_cell(source)
+    # Stored as executed, with what it prints anywhere but Colab: nothing. nbval then runs it and checks that
+    # (tests/test_notebooks.py rejects unexecuted cells); 0 = before the first cell a kernel numbers.
+    cell = nbformat.v4.new_code_cell(source, execution_count=0, outputs=[])
     if nb.get("nbformat_minor", 0) >= 5:
         cell.id = CELL_ID
     else:
