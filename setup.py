@@ -26,6 +26,7 @@ class build_py_with_course(build_py):
         if not any(f.startswith("notebooks/") for f in files):
             raise SystemExit("no student notebook in notebooks/: run `make release` before building the wheel")
         target = Path(self.build_lib) / "attention_course" / "course"
+        shutil.rmtree(target, ignore_errors=True)   # build/ persists between builds: no stale notebook may ride along
         for rel in files:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HERE / rel, target / rel)
