@@ -86,6 +86,7 @@ def _report(cell) -> dict:
     return json.loads(lines[-1])
 
 
+@pytest.mark.slow   # a kernel
 def test_the_colab_cell_does_nothing_outside_colab_and_installs_the_course_on_colab(tmp_path):
     cell = colab_cell.cell_source()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (
