@@ -3,7 +3,9 @@ the repository. Used once per session through the `course_install` fixture (test
 
 The wheel is built by pip with build isolation (setuptools from the package index, as a learner's
 `pip install git+...` does); the build log is kept to check that setuptools warns about nothing
-deprecated. Installing takes most of the time; pip's cache makes it fast (timings in CourseInstall.times).
+deprecated. Installing takes most of the time (timings in CourseInstall.times): the packages come from the
+local index or pip's cache, and --no-compile halves pip's CPU time (measured: 25 s instead of 56 s; Python
+compiles what the tests import when they import it).
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ def build_and_install(tmp: Path) -> CourseInstall:
     venv.create(env_dir, with_pip=True)
     times["create venv"] = time.monotonic() - t
     t, cpu = time.monotonic(), _children_cpu()
-    install = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", TORCH, f"{wheel}[lab]"],
+    install = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", TORCH, f"{wheel}[lab]"],
                              cwd=tmp, capture_output=True, text=True, timeout=900)
     if install.returncode != 0:
         raise AssertionError(f"pip install of the wheel failed:\n{install.stdout[-4000:]}\n{install.stderr[-4000:]}")
