@@ -12,14 +12,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q $(TORCH) -e ".[course,dev]"
+	$(BIN)/pip install -q $(TORCH) -e ".[lab,course,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)                       ## create .venv and install everything
 
 LAB_ARGS ?=
+# The server's root is the repository (so the notebooks' links to ../../docs/ resolve); it opens at notebooks/.
 lab: setup                            ## open the course in JupyterLab (options: LAB_ARGS="--no-browser --port=8899")
-	$(BIN)/jupyter lab --config=lab/jupyter_lab_config.py --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --config=lab/jupyter_lab_config.py --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
 
 test: setup                           ## every test: attnlib, notebooks (nbval), grading, browser
 	$(BIN)/python -m pytest tests -q --durations=20

@@ -4,7 +4,8 @@
   Cells, move a slider / type / pick a variant, and check that the view changed;
 - every fresh learner notebook notebooks/*/*.ipynb (every exercise a stub) runs all its cells without
   error, and its explorer, where it has one, is rendered;
-- `make lab` serves the course: the file browser lists the assignment folders.
+- `make lab` serves the course: rooted at the repository (the notebooks' links to ../../docs/ resolve), it
+  opens at notebooks/, whose folders the file browser lists, with the news question turned off.
 
 JupyterLab runs on 127.0.0.1 with a fresh HOME and Jupyter dirs, a known token and
 no network features; it is stopped at the end. Screenshots go to artifacts/browser/.
@@ -248,18 +249,24 @@ def test_fresh_student_notebook_runs_all_to_the_end(notebook, lab, page_of):
 
 
 def test_make_lab_serves_the_course(tmp_path, ctx):
-    """`make lab` (without reinstalling: -o the venv stamp) serves notebooks/ with its assignment folders; stops on SIGTERM."""
+    """`make lab` (without reinstalling: -o the venv stamp) serves the repository and opens at notebooks/ with its
+    assignment folders; JupyterLab's news question is off with no user setting (lab/settings/overrides.json); stops on SIGTERM."""
     port, token = free_port(), secrets.token_hex(16)
-    env = isolated_env(tmp_path / "env", port, token)
+    no_user_settings = tmp_path / "user-settings"   # isolated_env's own settings turn the news off: not here
+    env = isolated_env(tmp_path / "env", port, token, {"JUPYTERLAB_SETTINGS_DIR": str(no_user_settings)})
     make = shutil.which("make")
     assert make, "make is not installed"
     server = LabServer.start([make, "-o", ".venv/.installed", "lab"], env, REPO, port, token, tmp_path / "make-lab.log")
     try:
-        listing = sorted(item["name"] for item in server.api("api/contents")["content"] if item["type"] == "directory")
+        root = {item["name"] for item in server.api("api/contents")["content"]}
+        assert {"notebooks", "docs", "attnlib"} <= root, f"`make lab` is not rooted at the repository: {sorted(root)}"
+        listing = sorted(item["name"] for item in server.api("api/contents/notebooks")["content"] if item["type"] == "directory")
         assert set(ASSIGNMENTS) <= set(listing), f"`make lab` serves {listing}, expected the folders {ASSIGNMENTS}"
+        news = server.api("lab/api/settings/@jupyterlab/apputils-extension:notification")
+        assert news["schema"]["properties"]["fetchNews"]["default"] == "false" and "fetchNews" not in news["settings"], news
         page = ctx.new_page()
         try:
-            page.goto(server.url("lab"))
+            page.goto(server.url(""))   # the server's default URL: /lab/tree/notebooks
             items = page.locator(".jp-DirListing-content .jp-DirListing-itemText")
             expect(items.first).to_be_visible(timeout=90_000)
             expect(items).to_have_count(len(listing))

@@ -145,8 +145,15 @@ NAMED = {   # words the visible check must print for each wrong answer
 }
 
 
-def with_answers(assignment: str, answers: dict) -> nbformat.NotebookNode:
-    nb = nbformat.read(ROOT / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
+def solution_answers(assignment: str) -> dict:
+    """{grade id: source} of every answer cell of solutions/<assignment>: the exercises filled in."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return {_nbg(c)["grade_id"]: c.source for c in nb.cells if _nbg(c).get("solution")}
+
+
+def with_answers(assignment: str, answers: dict, path: Path | None = None) -> nbformat.NotebookNode:
+    """The released notebook (or the copy at path) with the answer cells named in answers replaced."""
+    nb = nbformat.read(path or ROOT / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
     for cell in nb.cells:
         gid = _nbg(cell).get("grade_id")
         if gid in answers and _nbg(cell).get("solution"):

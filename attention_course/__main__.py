@@ -1,0 +1,3 @@
+from attention_course.cli import main
+
+raise SystemExit(main())
