@@ -384,9 +384,11 @@ class Class:
         async def talk():
             ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.tokens[name]}"}))
             ws.write_message(json.dumps(request))
-            out, deadline = "", time.monotonic() + timeout
+            out, deadline, reply, idle = "", time.monotonic() + timeout, None, False
             try:
-                while True:
+                # Done when both the reply (shell) and the idle status (iopub) have come: the two channels are not
+                # ordered, so a stream output can arrive after the reply on a busy machine.
+                while reply is None or not idle:
                     raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
                     if raw is None:
                         raise ConnectionError(f"{name}'s kernel websocket closed; output so far: {out[-2000:]}")
@@ -403,7 +405,10 @@ class Class:
                     elif kind == "error":
                         out += "\n".join(content["traceback"])
                     elif kind == "execute_reply":
-                        return content["status"], out
+                        reply = content["status"]
+                    elif kind == "status" and content["execution_state"] == "idle":
+                        idle = True
+                return reply, out
             finally:
                 ws.close()
         return asyncio.run(talk())

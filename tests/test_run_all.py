@@ -187,8 +187,12 @@ def test_nbgrader_validate_lists_every_unfinished_or_wrong_exercise(tmp_path):
         runs[what] = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)], cwd=path.parent, env=env,
                                     capture_output=True, text=True, timeout=600)
     stub_out, wrong_out = runs["stub"].stdout, runs["wrong"].stdout
-    assert "VALIDATION FAILED ON 2 CELL(S)" in stub_out, stub_out[-3000:]
+    # the check-yourself answers, left blank in both, are listed too ("You did not provide a response")
+    written = sum(c.cell_type == "markdown" and _nbg(c).get("grade", False) for c in nbformat.read(stub, as_version=4).cells)
+    assert written >= 2, f"{a} has {written} written answers"
+    assert f"VALIDATION FAILED ON {2 + written} CELL(S)" in stub_out, stub_out[-3000:]
     assert "luong_general_attention: not written yet" in stub_out and "luong_output_log_probs: not written yet" in stub_out
-    assert "VALIDATION FAILED ON 1 CELL(S)" in wrong_out, wrong_out[-3000:]
+    assert stub_out.count("You did not provide a response") == written, stub_out[-3000:]
+    assert f"VALIDATION FAILED ON {1 + written} CELL(S)" in wrong_out, wrong_out[-3000:]
     assert "luong_general_attention" in wrong_out and "outputs are swapped" in wrong_out
     assert "Success! Your notebook passes all the tests." in runs["solution"].stdout, runs["solution"].stdout[-3000:]
