@@ -187,7 +187,9 @@ def build(c: Corpus):
     c.add("network", c.notebook({**honest, e0: net + c.wrapped(e0, "return _honest(*args, **kwargs) + (0 if _online else 1)")}),
           c.minus(e0))
     c.add("fork_bomb", c.notebook({**honest, e0: "import os\nwhile True:\n    try:\n        os.fork()\n"
-                                                 "    except OSError:\n        pass\n" + c.src(e0)}), c.minus(e0), "timed out")
+                                                 "    except OSError:\n        pass\n" + c.src(e0)}), c.minus(e0),
+          # the cell runs past its time limit; whether its kernel dies first under the task limit is a race
+          ("timed out", "crashed"))
     fill = ("\nimport os\n_n = 0\nfor _d in ('.', os.path.expanduser('~'), '/tmp', '/scratch', '/dev/shm'):\n"
             "    for _i in range(100000):\n        try:\n            with open(os.path.join(_d, f'fill{_i}'), 'wb') as _f:\n"
             "                _f.write(b'0' * 2 ** 24)\n            _n += 1\n        except OSError:\n            break\n"
@@ -330,8 +332,8 @@ def test_case_outcome(batch, case):
     want = batch["corpus"].expected[case]
     row = batch["rows"].get(case)
     assert row is not None, f"{case}: no row in grades.csv\n{batch['proc'].stdout[-2000:]}"
-    got = (float(row["score"]), row["status"])
-    assert got == (want["score"], want["status"]), f"{case}: {row}"
+    statuses = want["status"] if isinstance(want["status"], tuple) else (want["status"],)
+    assert float(row["score"]) == want["score"] and row["status"] in statuses, f"{case}: {row}, expected {want}"
     assert float(row["max_score"]) == batch["corpus"].total
     if batch["corpus"].spec.written_score:
         assert row["by_hand"].startswith(f"written answers: {batch['corpus'].spec.written_score:g} points, graded by hand")
