@@ -38,19 +38,24 @@ def save_checkpoint(path, model, src_vocab: Vocab, tgt_vocab: Vocab, extra: dict
     return digest
 
 
+def verify_sha256(path: Path, sha256: str | None = None) -> None:
+    """Raise CheckpointError unless the file at `path` has the given sha256, or the one in `<path>.sha256` beside it."""
+    if sha256 is None:
+        side = Path(str(path) + ".sha256")
+        if not side.is_file():
+            raise CheckpointError(f"{path} has no {side.name} beside it and no sha256 was given")
+        sha256 = side.read_text().split()[0]
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise CheckpointError(f"{path} has sha256 {actual}, expected {sha256}: the file was changed or corrupted")
+
+
 def load_checkpoint(path, sha256: str | None = None, device=None):
     """-> (model, src_vocab, tgt_vocab, extra). Verifies sha256 (given, or from `<path>.sha256`)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    if sha256 is None:
-        side = Path(str(path) + ".sha256")
-        if not side.is_file():
-            raise CheckpointError(f"checkpoint {path} has no {side.name} beside it and no sha256 was given")
-        sha256 = side.read_text().split()[0]
-    actual = sha256_of(path)
-    if actual != sha256:
-        raise CheckpointError(f"checkpoint {path} has sha256 {actual}, expected {sha256}: the file was changed or corrupted")
+    verify_sha256(path, sha256)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         config = ModelConfig(**payload["config"])

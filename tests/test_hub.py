@@ -45,9 +45,9 @@ N_STUDENTS = int(os.environ.get("ATTN_HUB_STUDENTS", "2"))
 
 IS_ROOT = os.name == "posix" and os.geteuid() == 0
 # A developer's machine without root skips it; CI must run it, so there a missing root fails (klass fixture).
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not IS_ROOT and not os.environ.get("CI"),
-                                 reason="needs root: the class test creates temporary Linux users")]
+NEEDS_ROOT = pytest.mark.skipif(not IS_ROOT and not os.environ.get("CI"),
+                                reason="needs root: the class test creates temporary Linux users")
+pytestmark = [pytest.mark.slow, NEEDS_ROOT]
 
 
 # --- helpers --------------------------------------------------------------------------------------

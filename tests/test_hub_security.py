@@ -19,11 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_hub import IS_ROOT, cgroup_dirs, identities, proc_children, running_class, wait_for
+from test_hub import NEEDS_ROOT, cgroup_dirs, identities, proc_children, running_class, wait_for
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not IS_ROOT and not os.environ.get("CI"),
-                                 reason="needs root: the class test creates temporary Linux users")]
+pytestmark = [pytest.mark.slow, NEEDS_ROOT]
 
 NEIGHBOUR_CELL = "sum(i * i for i in range(200_000))"  # ~20 ms on an idle core
 NEIGHBOUR_MAX_S = 5.0  # "answers a cell within a few seconds"

@@ -109,6 +109,15 @@ def test_softmax_rejects_bad_arguments():
         W.softmax_explorer([1.0, float("nan")])
 
 
+def assert_shows_greedy_decoding(model, src_vocab, source: str, shown: torch.Tensor) -> int:
+    """An explorer's weights `shown` are greedy decoding's for `source`, rows up to </s>: -> their number T'."""
+    decoded = model.greedy(torch.tensor([src_vocab.encode(source)]), torch.tensor([len(source)]), max_len=12)
+    ids = decoded.tokens[0].tolist()
+    n = ids.index(EOS) + 1 if EOS in ids else len(ids)
+    torch.testing.assert_close(shown, decoded.weights[0, :n])
+    return n
+
+
 # --------------------------------------------------------------------------- step_explorer
 
 
@@ -118,11 +127,7 @@ def test_step_explorer_slider_moves_highlight_and_top3(models, vocabs):
     source = "12 mars 2001"
     e = W.step_explorer(model, src_vocab, tgt_vocab, source, max_len=12)
     # the explorer shows what greedy decoding gives, rows up to </s>
-    src = torch.tensor([src_vocab.encode(source)])
-    decoded = model.greedy(src, torch.tensor([len(source)]), max_len=12)
-    ids = decoded.tokens[0].tolist()
-    n = ids.index(EOS) + 1 if EOS in ids else len(ids)
-    torch.testing.assert_close(e.weights, decoded.weights[0, :n])
+    n = assert_shows_greedy_decoding(model, src_vocab, source, e.weights)
     assert e.step.max == n - 1 and e.weights.shape == (n, len(source))
 
     def shown_top():
@@ -159,11 +164,7 @@ def test_local_explorer_shows_each_steps_window_and_gaussian(vocabs, variant):
                         len(tgt_vocab)).eval()
     source = "12 mars 2001"
     e = W.local_explorer(model, src_vocab, tgt_vocab, source, max_len=12)
-    src = torch.tensor([src_vocab.encode(source)])
-    decoded = model.greedy(src, torch.tensor([len(source)]), max_len=12)
-    ids = decoded.tokens[0].tolist()
-    n = ids.index(EOS) + 1 if EOS in ids else len(ids)
-    torch.testing.assert_close(e.weights, decoded.weights[0, :n])
+    n = assert_shows_greedy_decoding(model, src_vocab, source, e.weights)
     assert e.positions.shape == (n,) and e.step.max == n - 1
     if variant == "local-m":
         assert e.positions.tolist() == list(range(n))  # p_t = t

@@ -36,18 +36,11 @@ def load_json(name: str, sha256: str | None = None):
     when it is None, against the `<name>.json.sha256` beside it."""
     import json
 
-    from ..checkpoints import CheckpointError, sha256_of
+    from ..checkpoints import verify_sha256
 
     p = HERE / f"{name}.json"
     if not p.is_file():
         known = sorted(f.stem for f in HERE.glob("*.json"))
         raise FileNotFoundError(f"no shipped data {name!r} in {HERE}; known: {known}")
-    if sha256 is None:
-        side = HERE / f"{name}.json.sha256"
-        if not side.is_file():
-            raise CheckpointError(f"no {side.name} beside {p}: pass sha256= or restore the sidecar")
-        sha256 = side.read_text().split()[0]
-    got = sha256_of(p)
-    if got != sha256:
-        raise CheckpointError(f"sha256 of {p} is {got}, expected {sha256}: the file changed")
+    verify_sha256(p, sha256)
     return json.loads(p.read_text())
