@@ -21,7 +21,9 @@ tools/train_pretrained.py do so on purpose, to measure time to 99 % on the
 held-out pairs and to reproduce the shipped checkpoints; their held-out scores
 are then selected on and optimistic.
 
-Limits: ``max_steps`` and ``max_seconds``; whichever comes first stops the run
+Limits: ``max_steps`` and ``max_seconds`` (on ``clock``: wall time, or this
+process's CPU time for a budget that other processes on the machine cannot
+eat); whichever comes first stops the run
 and ``history.stopped_by`` names it ("target", "max_steps", "max_seconds").
 ``max_steps=None`` (the default) means DEFAULT_MAX_STEPS when no
 ``max_seconds`` is set, and no step limit when one is.
@@ -56,7 +58,9 @@ class TrainConfig:
     min_lr: float = 5e-4              # ... down to this floor (the bottleneck model needs long training)
     clip: float = 1.0                 # gradient-norm clipping: RNN gradients can explode
     max_steps: int | None = None      # None: DEFAULT_MAX_STEPS (3000), or no step limit when max_seconds is set
-    max_seconds: float | None = None  # wall-clock budget, evaluations included (a live run in a notebook)
+    max_seconds: float | None = None  # time budget, evaluations included (a live run in a notebook), on `clock`:
+    clock: str = "wall"               # "wall" (time passing) or "cpu" (this process's CPU time: with one torch thread,
+                                      # unchanged by other processes sharing the machine; graders use it)
     eval_every: int = 25              # steps between validation evaluations
     target: float | None = 0.99       # stop once validation exact match reaches this
     seed: int = 0
@@ -64,6 +68,8 @@ class TrainConfig:
     val_fraction: float = 0.1         # share of train_pairs held out for validation when val_pairs is not given ...
     max_val_pairs: int = 1000         # ... at most this many (each evaluation decodes all of them)
     restore_best: bool = True         # end with the weights of the best validation exact match
+    length_slices: int | None = None  # run each batch as this many slices sorted by source length (batch_loss);
+                                      # None: 2 on a CPU, 1 on a GPU (its packed sequences skip padding already)
 
     def __post_init__(self):
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
@@ -74,6 +80,10 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
         if not isinstance(self.eval_every, int) or self.eval_every < 1:
             raise ValueError(f"eval_every must be a positive integer, got {self.eval_every!r}")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu', got {self.clock!r}")
+        if self.length_slices is not None and (not isinstance(self.length_slices, int) or self.length_slices < 1):
+            raise ValueError(f"length_slices must be a positive integer or None, got {self.length_slices!r}")
 
     @property
     def step_limit(self) -> int | None:
@@ -85,8 +95,8 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """One record per evaluation: step, seconds (wall, evaluations included), train_seconds (in training
-    steps only), lr, loss (mean since last eval), and the validation metrics exact, token_acc, bleu.
+    """One record per evaluation: step, seconds (on config.clock, evaluations included), train_seconds (in
+    training steps only), lr, loss (mean since last eval), and the validation metrics exact, token_acc, bleu.
 
     reached_target: validation exact match reached config.target; stopped_by: "target", "max_steps" or
     "max_seconds"; best_step: the step whose weights the model ends with (restore_best) or the last step;
@@ -131,6 +141,22 @@ def _rows(batch: Batch, index: torch.Tensor) -> Batch:
     S, T = int(src_len.max()), int(tgt_mask.sum(1).max())
     return Batch(batch.src[index, :S], src_len, batch.src_mask[index, :S],
                  batch.tgt_in[index, :T], batch.tgt_out[index, :T], tgt_mask[:, :T])
+
+
+def batch_loss(model, full: Batch, index: torch.Tensor, slices: int = 1) -> torch.Tensor:
+    """model.loss on rows ``index`` of ``full``, run as ``slices`` groups of rows sorted by source length.
+
+    The value is the batch's mean loss per real target token whatever ``slices`` is: each slice's mean is weighted
+    by its share of the tokens, so loss and gradient change only by rounding (``model.loss`` must be that mean, as
+    Seq2Seq.loss is). What changes is the padding: on a CPU the fused RNNs run every row to the longest source
+    of its slice, not of the batch. Dates are 15 characters on average and up to 38, so in batches of 128 two
+    slices make a training step about 1.1x (no attention, H=256) to 1.25x (Luong dot) faster.
+    """
+    if slices == 1:
+        return model.loss(_rows(full, index))
+    index = index[full.src_len[index].argsort(stable=True)]
+    tokens = full.tgt_mask[index].sum()
+    return sum(model.loss(_rows(full, part)) * (full.tgt_mask[part].sum() / tokens) for part in index.chunk(slices))
 
 
 def strip_eos(ids: list[int]) -> list[int]:
@@ -225,31 +251,33 @@ def train(model, train_pairs, eval_pairs, src_vocab, tgt_vocab, config: TrainCon
     optimizer = torch.optim.Adam(groups, lr=config.lr)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=config.lr_patience,
                                                          min_lr=[config.min_lr * g["lr"] / config.lr for g in groups])
-    history, losses, start, train_seconds = History(val_size=len(val_pairs)), [], time.perf_counter(), 0.0
+    clock = time.process_time if config.clock == "cpu" else time.perf_counter
+    history, losses, start, train_seconds = History(val_size=len(val_pairs)), [], clock(), 0.0
     limit = config.step_limit
     best_exact, best_state = -math.inf, None
+    slices = config.length_slices or (2 if device.type == "cpu" else 1)
     steps = range(1, limit + 1) if limit is not None else itertools.count(1)
     bar = tqdm(steps, total=limit, disable=not config.progress, leave=False, desc="training")
     for step in bar:
-        step_start = time.perf_counter()
+        step_start = clock()
         index = torch.randint(len(train_pairs), (config.batch_size,), generator=generator).to(device)
-        loss = model.loss(_rows(full, index))
+        loss = batch_loss(model, full, index, slices)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         optimizer.step()
         losses.append(loss.item())  # .item() waits for a GPU, so the step's clock is honest
-        train_seconds += time.perf_counter() - step_start
+        train_seconds += clock() - step_start
         # max_seconds bounds the run, evaluations included: stop now if one more step and the evaluations due (a regular
         # one now, the final one), timed like this step and the past evaluations, would pass it
         per_eval = (history.records[-1]["seconds"] - history.records[-1]["train_seconds"]) / len(history.records) if history.records else 0.0
-        ahead = time.perf_counter() - step_start + (2 if step % config.eval_every == 0 else 1) * per_eval
-        out_of_time = config.max_seconds is not None and time.perf_counter() - start + ahead >= config.max_seconds
+        ahead = clock() - step_start + (2 if step % config.eval_every == 0 else 1) * per_eval
+        out_of_time = config.max_seconds is not None and clock() - start + ahead >= config.max_seconds
         if step % config.eval_every == 0 or step == limit or out_of_time:
             metrics = evaluate(model, val_pairs, src_vocab, tgt_vocab)
             model.train()
             plateau.step(metrics["exact"])
-            history.records.append({"step": step, "seconds": time.perf_counter() - start, "train_seconds": train_seconds,
+            history.records.append({"step": step, "seconds": clock() - start, "train_seconds": train_seconds,
                                     "lr": optimizer.param_groups[0]["lr"],
                                     "loss": sum(losses) / len(losses), **metrics})
             losses = []

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "additive": kernels.bench_additive,
     "luong": kernels.bench_luong,
     "step": training.bench_step,
+    "slices": training.bench_slices,
     "time_to_99": training.bench_time_to_target,
     "decode": training.bench_decode,
     "notebooks": notebooks.bench_notebooks,
@@ -41,7 +42,7 @@ BENCHMARKS = {
     "local": local_bench.bench_local,
 }
 OWN_THREADS = {"load", "robustness"}  # their worker processes set their threads themselves
-ON_CUDA = {"additive", "luong", "step", "time_to_99", "decode", "scaling"}  # notebooks pick their own device; all_threads is a CPU check
+ON_CUDA = {"additive", "luong", "step", "slices", "time_to_99", "decode", "scaling"}  # notebooks pick their own device; all_threads is a CPU check
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time to 99%%: wall seconds (default) or process CPU seconds (robust when cores are shared)")
     parser.add_argument("--variants", nargs="+", choices=("none", "dot", "general", "bahdanau"), default=(),
-                        help="time to 99%%: only these variants")
+                        help="time to 99%% and slices: only these variants")
     parser.add_argument("--reps", type=int, help="repetitions of every kernel/step timing (default: by size)")
     parser.add_argument("--scaling-batch", type=int, help="batch size B for the scaling benchmark (default: B=64)")
     parser.add_argument("--note", action="append", default=[], help="with --merge: a note for the report")

@@ -1,6 +1,7 @@
 """Benchmarks 3, 4 and 5: a training step, time to 99% exact match, decoding speed (date task)."""
 from __future__ import annotations
 
+import itertools
 import time
 
 import torch
@@ -9,7 +10,7 @@ from attnlib.data import date_splits, make_batch
 from attnlib.device import seed_everything
 from attnlib.decoders import Memory
 from attnlib.seq2seq import ModelConfig, build_model, sequence_loss
-from attnlib.train import TrainConfig, evaluate, train
+from attnlib.train import TrainConfig, batch_loss, evaluate, train
 from attnlib.vocab import Vocab
 
 from . import baselines
@@ -129,6 +130,34 @@ def bench_step(ctx, device):
                             f"{ms(rnn)} of {ms(ta)} in RNN kernels", ms(tb), tb / rnn if rnn else None,
                             ratio_text=f"≤ {tb / rnn:.2f}x" if rnn else "not measured (no fused RNN kernel seen)",
                             values={"rnn_kernel_s": rnn, "attnlib_step_s": ta, "baseline_step_s": tb}))
+    return rows
+
+
+def bench_slices(ctx, device):
+    """3b. The trainer's step on random batches of dates: two slices sorted by source length (attnlib.train's
+    default on a CPU) against the whole batch in one, per variant. Same loss and gradient up to rounding
+    (tests/test_train.py); only the padding the RNNs run over differs."""
+    p = ctx.sizes
+    train_pairs, _, sv, tv, full, _ = date_data(ctx, device)
+    B, rows = max(p.step_batches), []
+    for variant in ctx.variants or p.variants:
+        model = attnlib_model(ctx, variant, len(sv), len(tv), device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        generator = torch.Generator().manual_seed(0)
+        batches = [torch.randint(len(train_pairs), (B,), generator=generator).to(device) for _ in range(p.step_reps)]
+        cycles = {slices: itertools.cycle(batches) for slices in (1, 2)}  # both see the same batches in turn
+
+        def step(slices):
+            loss = batch_loss(model, full, next(cycles[slices]), slices)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        times = interleaved_times({"two": lambda: step(2), "one": lambda: step(1)}, device, reps=3 * p.step_reps, warmup=2)
+        t2, t1 = median(times["two"]), median(times["one"])
+        rows.append(Row(f"slices/{variant}", f"3b. the trainer's step, {variant}, random batches of {B} dates, H={hidden_size(ctx, variant)}: "
+                        f"two slices sorted by source length (train's default on a CPU) vs the whole batch in one",
+                        ms(t2), ms(t1), t1 / t2, speed=True, values={"two_s": times["two"], "one_s": times["one"]}))
     return rows
 
 

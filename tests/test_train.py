@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from attnlib.data import date_splits
+from attnlib.data import date_splits, make_batch, symbol_pairs
 from attnlib.seq2seq import VARIANTS, ModelConfig, build_model
-from attnlib.train import TrainConfig, train
+from attnlib.train import TrainConfig, batch_loss, train
 from attnlib.vocab import Vocab
 
 from bench.robustness import spawn
@@ -30,6 +30,34 @@ def test_reaches_99_percent_on_held_out_dates_on_any_cpu(variant):
         assert r["reached"], f"{variant}, {name}: {r['exact']:.1%} held-out exact match after {r['steps']} steps"
         assert r["capability"] != "DEFAULT" or "generic" in name, f"{name} ran with {r['capability']} kernels"
     assert results["generic kernels, seed 1"]["capability"] == "DEFAULT"
+
+
+@pytest.mark.parametrize("variant", ["none", "dot", "bahdanau"])
+def test_a_batch_in_length_slices_has_the_loss_and_gradient_of_the_whole_batch(variant):
+    """Sources 3-30 and targets of their lengths: slices differ in rows and tokens, so only a mean weighted by
+    tokens matches the whole batch (a plain mean of the slices' means would be off)."""
+    pairs = symbol_pairs(41, 3, 30, seed=0)
+    sv = tv = Vocab.build(s for s, _ in pairs)
+    full = make_batch(pairs, sv, tv)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(variant=variant, hidden_size=16, emb_size=8), len(sv), len(tv))
+    index = torch.randperm(len(pairs))
+    results = []
+    for slices in (1, 3):
+        model.zero_grad()
+        loss = batch_loss(model, full, index, slices)
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    (whole, g1), (sliced, g3) = results
+    assert torch.allclose(whole, sliced, rtol=1e-5, atol=1e-6), f"{variant}: {whole.item()} vs {sliced.item()} in 3 slices"
+    for (name, _), a, b in zip(model.named_parameters(), g1, g3):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), f"{variant}: gradient of {name} differs in 3 slices"
+
+
+def test_length_slices_must_be_a_positive_integer():
+    for bad in (0, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="length_slices"):
+            TrainConfig(length_slices=bad)
 
 
 def test_training_is_reproducible_from_a_seed():

@@ -20,11 +20,16 @@ train_module = importlib.import_module("attnlib.train")  # the module: `attnlib.
 
 
 class FakeClock:
-    def __init__(self):
-        self.now = 0.0
+    """The trainer's clock; the other clock runs 10x faster (wall time on a loaded machine, or CPU time of
+    threads), so a trainer that reads the wrong one stops far too early."""
 
-    def perf_counter(self):
-        return self.now
+    def __init__(self, clock: str):
+        self.now, self.clock = 0.0, clock
+
+    def module(self):
+        def read(name):
+            return lambda: self.now if name == self.clock else 10 * self.now
+        return types.SimpleNamespace(perf_counter=read("wall"), process_time=read("cpu"))
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +38,10 @@ def tiny_task():
     return train_pairs, test_pairs, Vocab.build(s for s, _ in train_pairs), Vocab.build(t for _, t in train_pairs)
 
 
+@pytest.mark.parametrize("clock_name", ["wall", "cpu"])
 @pytest.mark.parametrize("budget, allowed", [(20.0, 20.0), (30.0, 30.0), (5.0, 5.0 + 1.0 + 2 * 5.0)])
-def test_max_seconds_bounds_steps_and_evaluations(monkeypatch, tiny_task, budget, allowed):
-    clock = FakeClock()
+def test_max_seconds_bounds_steps_and_evaluations(monkeypatch, tiny_task, budget, allowed, clock_name):
+    clock = FakeClock(clock_name)
     real_evaluate, real_adam_step = train_module.evaluate, torch.optim.Adam.step
 
     def slow_evaluate(*args, **kwargs):
@@ -46,13 +52,14 @@ def test_max_seconds_bounds_steps_and_evaluations(monkeypatch, tiny_task, budget
         clock.now += 1.0
         return real_adam_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(train_module, "time", clock.module())
     monkeypatch.setattr(train_module, "evaluate", slow_evaluate)
     monkeypatch.setattr(torch.optim.Adam, "step", slow_step)
     train_pairs, test_pairs, sv, tv = tiny_task
     torch.manual_seed(0)
     model = build_model(ModelConfig(variant="dot", hidden_size=8, emb_size=4), len(sv), len(tv))
-    config = TrainConfig(batch_size=4, max_steps=1000, max_seconds=budget, eval_every=3, target=None, progress=False)
+    config = TrainConfig(batch_size=4, max_steps=1000, max_seconds=budget, eval_every=3, target=None, progress=False,
+                         clock=clock_name)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)   # a tiny model: one thread is fastest on a shared machine
     try:

@@ -84,8 +84,8 @@ def main(argv=None) -> int:
         start, cpu = time.perf_counter(), time.process_time()
         history = train(model, train_v, eval_v, vocab, vocab,
                         TrainConfig(batch_size=BATCH_SIZE, max_steps=args.steps, eval_every=100, target=None, seed=0,
-                                    progress=args.progress, restore_best=False),
-                        device="cpu", val_pairs=eval_v)  # as the shipped checkpoints were trained (before the validation split)
+                                    progress=args.progress, restore_best=False, length_slices=1),
+                        device="cpu", val_pairs=eval_v)  # as the shipped checkpoints were trained (before the validation split and length slices)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         metrics = evaluate(model, eval_v, vocab, vocab)
         extra = {**TASK, "variant": variant, "bidirectional": config.bidirectional, "reversed_source": reverse, "steps": args.steps, "batch_size": BATCH_SIZE, "curve": [(r["step"], round(r["exact"], 4)) for r in history.records], "train_seconds": round(seconds, 1),

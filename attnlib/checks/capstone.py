@@ -37,8 +37,8 @@ from .core import _grading
 EMB, HIDDEN = 16, 64              # the graded model's sizes: small, so that training fits the notebook's minute
 SHORT_ACTIONS = 8                 # the graded subset: SCAN commands whose output has at most 8 actions (6,268)
 GRADED_STEPS = 400                # training steps of the graded run (batch 64)
-GRADED_SECONDS = 120.0            # a wall-clock cap against a pathologically slow decoder; the solution needs ~15 s
-THRESHOLD = 0.90                  # held-out exact match the graded run must reach (the reference decoder: 0.97-0.99)
+GRADED_SECONDS = 120.0            # a CPU-time cap against a pathologically slow decoder; the solution needs ~7 s
+THRESHOLD = 0.90                  # held-out exact match the graded run must reach (reference decoder: 0.935-0.993, seeds 0-4, native and generic kernels)
 
 _ATTNLIB_PARTS = (LuongAttention, BahdanauAttention, LocalAttention, LuongDecoder, BahdanauDecoder, NoAttentionDecoder)
 
@@ -159,14 +159,16 @@ def short_scan(max_actions: int = SHORT_ACTIONS, seed: int = 0, test_fraction: f
 def learn(make_decoder, seed: int = 0, steps: int = GRADED_STEPS, max_seconds: float = GRADED_SECONDS) -> dict:
     """Train make_decoder's model on the short subset (attnlib.train.train, batch 64) -> held-out metrics.
 
-    The budget is a number of steps (machine-independent); max_seconds stops a decoder so slow that the grader
-    would wait too long. Returns {"exact", "token_acc", "steps", "stopped_by", "seconds"} on the held-out pairs.
+    The budget is a number of steps (machine-independent); max_seconds of this process's CPU time stops a
+    decoder so slow that the grader would wait too long. CPU time, not wall time: with the course's one torch
+    thread, other learners or graders on the machine cannot push a right decoder over the cap (wall time did,
+    on a loaded machine: 106 steps in 120 s). Returns {"exact", "token_acc", "steps", "stopped_by", "seconds"} on the held-out pairs.
     """
     train_pairs, test_pairs, sv, tv = short_scan(seed=0)
     model = scan_model(make_decoder, len(sv), len(tv), seed=seed)
     _yours(model.decoder)
-    config = TrainConfig(batch_size=64, max_steps=steps, max_seconds=max_seconds, eval_every=100, target=0.99,
-                         seed=seed, progress=False)
+    config = TrainConfig(batch_size=64, max_steps=steps, max_seconds=max_seconds, clock="cpu", eval_every=100,
+                         target=0.99, seed=seed, progress=False)
     start = time.process_time()
     history = train(model, train_pairs, None, sv, tv, config, device="cpu")
     metrics = evaluate(model, test_pairs, sv, tv)
