@@ -149,8 +149,9 @@ def batch_loss(model, full: Batch, index: torch.Tensor, slices: int = 1) -> torc
     The value is the batch's mean loss per real target token whatever ``slices`` is: each slice's mean is weighted
     by its share of the tokens, so loss and gradient change only by rounding (``model.loss`` must be that mean, as
     Seq2Seq.loss is). What changes is the padding: on a CPU the fused RNNs run every row to the longest source
-    of its slice, not of the batch. Dates are 15 characters on average and up to 38, so in batches of 128 two
-    slices make a training step about 1.1x (no attention, H=256) to 1.25x (Luong dot) faster.
+    of its slice, not of the batch. Dates are 15 characters on average and up to 38: in batches of 128, two
+    slices make a training step 1.1x (Luong general) to 1.4x (no attention, H=256) faster (``python -m bench
+    --only slices``, one thread).
     """
     if slices == 1:
         return model.loss(_rows(full, index))

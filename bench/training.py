@@ -1,4 +1,5 @@
-"""Benchmarks 3, 4 and 5: a training step, time to 99% exact match, decoding speed (date task)."""
+"""Benchmarks 3, 3b, 4 and 5: a training step, the trainer's length slices, time to 99% exact match, decoding
+speed (date task)."""
 from __future__ import annotations
 
 import itertools
