@@ -22,8 +22,12 @@ LAB_ARGS ?=
 lab: setup                            ## open the course in JupyterLab (options: LAB_ARGS="--no-browser --port=8899")
 	$(BIN)/jupyter lab --config=lab/jupyter_lab_config.py --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
 
+# Two parts: the tests that each need one core run two at a time (pytest-xdist); then, alone, the `exclusive`
+# ones, which use both cores themselves or hold time limits. The status is a failure if either part fails.
 test: setup                           ## every test: attnlib, notebooks (nbval), grading, browser
-	$(BIN)/python -m pytest tests -q --durations=20
+	$(BIN)/python -m pytest tests -q -m "not exclusive" -n 2 --durations=10; one=$$?; \
+	$(BIN)/python -m pytest tests -q -m exclusive --durations=20; two=$$?; \
+	test $$one = 0 && test $$two = 0
 
 test-fast: setup                      ## attnlib's unit tests only
 	$(BIN)/python -m pytest tests -q -m "not slow"

@@ -99,6 +99,7 @@ def test_equality_rows_fail_on_a_wrong_baseline(monkeypatch):
     assert equal and all(r.passed is False for r in equal)
 
 
+@pytest.mark.exclusive  # the load and robustness benchmarks start processes of their own
 def test_quick_run_writes_every_benchmark(tmp_path):
     # one thread: on shared cores, two threads wait on each other at every small op (see bench_all_threads)
     rows, code = cli.run(list(cli.BENCHMARKS), quick=True, out_dir=str(tmp_path), log=lambda *a: None, threads=1)

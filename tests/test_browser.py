@@ -31,7 +31,7 @@ from lab import (  # noqa: E402
 
 from playwright.sync_api import expect  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # a browser, a server and kernels, with timeouts
 
 FIXTURES = Path(__file__).resolve().parent / "browser"
 ASSIGNMENTS = ["01_bottleneck", "02_alignment_scores", "03_softmax_weights", "04_context_vector",

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "grading_cases" / "course"
 REAL = "02_alignment_scores"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # two grading jobs at once, and time limits
 
 
 def course():

@@ -47,7 +47,7 @@ IS_ROOT = os.name == "posix" and os.geteuid() == 0
 # A developer's machine without root skips it; CI must run it, so there a missing root fails (klass fixture).
 NEEDS_ROOT = pytest.mark.skipif(not IS_ROOT and not os.environ.get("CI"),
                                 reason="needs root: the class test creates temporary Linux users")
-pytestmark = [pytest.mark.slow, NEEDS_ROOT]
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive, NEEDS_ROOT]  # CPU shares, limits: alone
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from test_hub import NEEDS_ROOT, cgroup_dirs, identities, proc_children, running_class, wait_for
 
-pytestmark = [pytest.mark.slow, NEEDS_ROOT]
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive, NEEDS_ROOT]  # resource limits: alone
 
 NEIGHBOUR_CELL = "sum(i * i for i in range(200_000))"  # ~20 ms on an idle core
 NEIGHBOUR_MAX_S = 5.0  # "answers a cell within a few seconds"

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from lab import LabServer, free_port  # noqa: E402
 from test_run_all import errors, exercises, solution_answers, text, with_answers  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # a venv, pip and a lab server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -65,7 +65,8 @@ def test_there_are_assignments():
 KERNELS = {"native": {}, "generic": {"ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "2", "ATTNLIB_NUM_THREADS": "2"}}
 
 
-@pytest.mark.parametrize("kernels", list(KERNELS))
+# The generic run's two threads would fight another test's for the cores: it runs with the exclusive tests.
+@pytest.mark.parametrize("kernels", [pytest.param(k, marks=[pytest.mark.exclusive] if k == "generic" else []) for k in KERNELS])
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_notebook_reproduces_its_outputs(assignment, kernels):
     """nbval in a subprocess: a fresh kernel from this venv, cwd = repository root."""
@@ -266,6 +267,7 @@ def _run_all_module():
     return module
 
 
+@pytest.mark.exclusive  # three autogrades at once
 def test_autograde_solutions_full_marks_stubs_and_wrong_answers_zero(tmp_path):
     """Throwaway courses with source = solutions/: student 'solver' submits the solutions, 'stub' the released notebooks,
     'wrong' the released notebooks with tests/test_run_all.py's wrong answers (and one right answer after a wrong one).

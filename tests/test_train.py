@@ -21,6 +21,7 @@ from bench.robustness import spawn
 TRAINED = [v for v in VARIANTS if v not in ("concat", "local-m", "local-p")]
 
 
+@pytest.mark.exclusive  # two training processes at once
 @pytest.mark.parametrize("variant", TRAINED)
 def test_reaches_99_percent_on_held_out_dates_on_any_cpu(variant):
     runs = {"native kernels, seed 0": (0, "native"), "generic kernels, seed 1": (1, "default")}
