@@ -1,6 +1,11 @@
 """Shared fixtures: the devices to test on (CPU always, CUDA where present)."""
+import os
+
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # make test's first part: two workers on two cores, one torch thread each
+    torch.set_num_threads(1)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
