@@ -413,6 +413,19 @@ class Class:
                 ws.close()
         return asyncio.run(talk())
 
+    def wait_restarted(self, name: str, kernel_id: str, timeout: float = 90) -> None:
+        """After a kernel died, wait until the server's restart is done and the kernel answers a cell.
+
+        A kernel that dies in its first seconds is restarted on new random ports, and the server says
+        "restarting" before the new kernel has them: a websocket opened in between sends to the old ports
+        and never hears back. So ask in short attempts, each on a new websocket, as a reloaded page would."""
+        def answers():
+            try:
+                return self.run_cell(name, kernel_id, "print(1 + 1)", timeout=10) == ("ok", "2\n")
+            except (TimeoutError, ConnectionError):  # connected during the switch of ports: connect again
+                return False
+        wait_for(f"{name}'s restarted kernel to answer", answers, timeout, 1)
+
     def execute(self, name: str, kernel_id: str, code: str, timeout: float = 120) -> str:
         """Run code in a kernel of name's server (run_cell) and expect it to succeed: its output."""
         status, out = self.run_cell(name, kernel_id, code, timeout)

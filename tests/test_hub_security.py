@@ -184,8 +184,7 @@ def test_memory_hog_kills_only_its_own_kernel(hub):
     assert status == "restarting", f"{a}'s kernel was not restarted after the memory hog: {status} {out[-500:]}"
     assert counter(oom_file, "oom_kill") > kills_before, f"no OOM kill recorded in {oom_file}"
     assert os.path.exists(f"/proc/{hub.server_pids[a]}"), f"{a}'s server died with the kernel"
-    wait_for(f"{a}'s restarted kernel to answer",
-             lambda: hub.run_cell(a, hub.kernels[a], "print(1 + 1)", timeout=30) == ("ok", "2\n"), 60, 1)
+    hub.wait_restarted(a, hub.kernels[a])
 
 
 def test_fork_loop_stops_at_the_task_limit(hub):
