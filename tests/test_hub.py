@@ -419,12 +419,19 @@ class Class:
         A kernel that dies in its first seconds is restarted on new random ports, and the server says
         "restarting" before the new kernel has them: a websocket opened in between sends to the old ports
         and never hears back. So ask in short attempts, each on a new websocket, as a reloaded page would."""
+        last = []  # what the latest attempt got, for the failure message
+
         def answers():
             try:
-                return self.run_cell(name, kernel_id, "print(1 + 1)", timeout=10) == ("ok", "2\n")
-            except (TimeoutError, ConnectionError):  # connected during the switch of ports: connect again
+                last[:] = [self.run_cell(name, kernel_id, "print(1 + 1)", timeout=10)]
+                return last[0] == ("ok", "2\n")
+            except (TimeoutError, ConnectionError) as e:  # connected during the switch of ports: connect again
+                last[:] = [repr(e)]
                 return False
-        wait_for(f"{name}'s restarted kernel to answer", answers, timeout, 1)
+        try:
+            wait_for(f"{name}'s restarted kernel to answer", answers, timeout, 1)
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; the last attempt got {last[0] if last else 'nothing'}") from None
 
     def execute(self, name: str, kernel_id: str, code: str, timeout: float = 120) -> str:
         """Run code in a kernel of name's server (run_cell) and expect it to succeed: its output."""
